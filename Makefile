@@ -1,0 +1,35 @@
+# gce-ccm: make targets are the interface for people; `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK_VERSION := v0.8.2
+BIN := bin
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the manager and the fake into bin/.
+	$(GO) build -o $(BIN)/gce-cloud-controller-manager ./cmd/gce-cloud-controller-manager
+	$(GO) build -o $(BIN)/fake-compute ./cmd/fake-compute
+
+.PHONY: fake
+fake: ## Start the fake Compute API with a few VMs and show it answering (Ctrl-C stops it).
+	@hack/fake-demo.sh
+
+.PHONY: test
+test: ## Run every test (unit, fake, integration) with the race detector.
+	$(GO) test -race -count=1 ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+.PHONY: verify
+verify: ## Check that go mod tidy leaves no diff.
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum

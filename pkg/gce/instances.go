@@ -1,0 +1,90 @@
+package gce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/iterator"
+)
+
+// GetInstance returns one VM.
+func (c *Cloud) GetInstance(ctx context.Context, zone, name string) (*computepb.Instance, error) {
+	var inst *computepb.Instance
+	err := c.read(ctx, "instances.get", func(ctx context.Context) error {
+		var err error
+		inst, err = c.instances.Get(ctx, &computepb.GetInstanceRequest{Project: c.cfg.ProjectID, Zone: zone, Instance: name})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get instance %s/%s: %w", zone, name, err)
+	}
+	return inst, nil
+}
+
+// ListInstances returns every VM of the project in the configured zones,
+// with one paged aggregated list (one request per 500 VMs, not per zone).
+func (c *Cloud) ListInstances(ctx context.Context) ([]*computepb.Instance, error) {
+	zones := map[string]bool{}
+	for _, z := range c.cfg.Zones {
+		zones["zones/"+z] = true
+	}
+	var out []*computepb.Instance
+	err := c.read(ctx, "instances.aggregatedList", func(ctx context.Context) error {
+		it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{
+			Project: c.cfg.ProjectID, MaxResults: ptr(uint32(500)),
+		})
+		for {
+			pair, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !zones[pair.Key] {
+				continue
+			}
+			out = append(out, pair.Value.GetInstances()...)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	return out, nil
+}
+
+// ZonesInRegion lists the zones of a region.
+func (c *Cloud) ZonesInRegion(ctx context.Context, region string) ([]string, error) {
+	var out []string
+	err := c.read(ctx, "zones.list", func(ctx context.Context) error {
+		it := c.zones.List(ctx, &computepb.ListZonesRequest{Project: c.cfg.ProjectID})
+		for {
+			z, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if lastPathSegment(z.GetRegion()) == region {
+				out = append(out, z.GetName())
+			}
+		}
+	})
+	return out, err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ZoneOfLink returns the zone name of a zone URL or a resource URL within a zone.
+func ZoneOfLink(link string) string {
+	_, rest, ok := strings.Cut(link, "/zones/")
+	if !ok {
+		return ""
+	}
+	z, _, _ := strings.Cut(rest, "/")
+	return z
+}

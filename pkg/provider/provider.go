@@ -1,0 +1,108 @@
+// Package provider is gce-ccm's cloudprovider.Interface: a thin adapter that
+// builds the GCE pieces from gce.conf and hands them to the upstream
+// controllers.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"cloud.google.com/go/compute/metadata"
+	cloudprovider "k8s.io/cloud-provider"
+
+	"github.com/gce-ccm/gce-ccm/pkg/gce"
+	"github.com/gce-ccm/gce-ccm/pkg/instances"
+)
+
+// Name is the provider name the manager registers as.
+const Name = "gce"
+
+// Options are the provider's settings that do not come from gce.conf.
+type Options struct {
+	// InstanceCacheTTL bounds how stale a node lookup may be.
+	InstanceCacheTTL time.Duration
+	// Metrics receive the Compute API metrics; nil for none.
+	Metrics *gce.Metrics
+}
+
+// DefaultInstanceCacheTTL is the default of Options.InstanceCacheTTL.
+const DefaultInstanceCacheTTL = 15 * time.Second
+
+// Provider implements cloudprovider.Interface for GCE.
+type Provider struct {
+	cloud     *gce.Cloud
+	instances *instances.Instances
+}
+
+var _ cloudprovider.Interface = (*Provider)(nil)
+
+// New reads gce.conf from config (nil for none), completes it from the
+// metadata server, and builds the provider.
+func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error) {
+	cfg, err := gce.ParseConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	// Consulted only for what gce.conf leaves out.
+	md := metadata.NewClient(&http.Client{Timeout: 10 * time.Second})
+	if err := cfg.Complete(ctx, md); err != nil {
+		return nil, err
+	}
+	hc, err := gce.NewHTTPClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cloud, err := gce.New(ctx, *cfg, hc, opts.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	if opts.InstanceCacheTTL <= 0 {
+		opts.InstanceCacheTTL = DefaultInstanceCacheTTL
+	}
+	c := cloud.Config()
+	return &Provider{
+		cloud: cloud,
+		instances: instances.New(cloud, instances.Options{
+			Project: c.ProjectID, Zones: c.Zones, CacheTTL: opts.InstanceCacheTTL, IsNotFound: gce.IsNotFound,
+		}),
+	}, nil
+}
+
+// Cloud returns the Compute API door, for the manager's own use.
+func (p *Provider) Cloud() *gce.Cloud { return p.cloud }
+
+// Initialize is called by the manager before the controllers start.
+func (p *Provider) Initialize(cloudprovider.ControllerClientBuilder, <-chan struct{}) {}
+
+// LoadBalancer is not implemented yet.
+func (p *Provider) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return nil, false }
+
+// Instances is the legacy interface; InstancesV2 replaces it.
+func (p *Provider) Instances() (cloudprovider.Instances, bool) { return nil, false }
+
+// InstancesV2 finds nodes' VMs.
+func (p *Provider) InstancesV2() (cloudprovider.InstancesV2, bool) { return p.instances, true }
+
+// Zones is deprecated in favour of InstancesV2 metadata.
+func (p *Provider) Zones() (cloudprovider.Zones, bool) { return nil, false }
+
+// Clusters is not supported.
+func (p *Provider) Clusters() (cloudprovider.Clusters, bool) { return nil, false }
+
+// Routes is not implemented yet.
+func (p *Provider) Routes() (cloudprovider.Routes, bool) { return nil, false }
+
+// ProviderName returns "gce".
+func (p *Provider) ProviderName() string { return Name }
+
+// HasClusterID is true: resources are named from --cluster-name.
+func (p *Provider) HasClusterID() bool { return true }
+
+// String helps logs.
+func (p *Provider) String() string {
+	c := p.cloud.Config()
+	return fmt.Sprintf("gce(project=%s, network=%s, zones=%v)", c.ProjectID, c.NetworkName, c.Zones)
+}

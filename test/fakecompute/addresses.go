@@ -1,0 +1,154 @@
+package fakecompute
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	compute "google.golang.org/api/compute/v1"
+)
+
+// Address states.
+const (
+	AddressReserved = "RESERVED"
+	AddressInUse    = "IN_USE"
+)
+
+func (s *Server) insertAddress(c *call) (any, *Error) {
+	var in compute.Address
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	return s.mutate(c, "insert", func(o *operation) (ref, uint64, *Error) {
+		rf := ref{project: c.project, scope: c.scope, kind: "addresses", name: in.Name}
+		if err := checkNew(s.addresses, rf); err != nil {
+			return rf, 0, err
+		}
+		addr := in
+		if addr.AddressType == "" {
+			addr.AddressType = "EXTERNAL"
+		}
+		if addr.AddressType != "EXTERNAL" && addr.AddressType != "INTERNAL" {
+			return rf, 0, errInvalidField("resource.addressType", addr.AddressType, "Must be EXTERNAL or INTERNAL.")
+		}
+		if addr.NetworkTier == "" {
+			addr.NetworkTier = "PREMIUM"
+		}
+		if addr.NetworkTier != "PREMIUM" && addr.NetworkTier != "STANDARD" {
+			return rf, 0, errInvalidField("resource.networkTier", addr.NetworkTier, "Must be PREMIUM or STANDARD.")
+		}
+		if limit, ok := s.quotas[QuotaAddresses]; ok {
+			n := s.addresses.count(func(a *compute.Address) bool { return a.Region == scopeLink(c.project, c.scope) })
+			if n >= limit {
+				return rf, 0, errQuota(QuotaAddresses, limit, "in region "+strings.TrimPrefix(c.scope, "regions/"))
+			}
+		}
+		pool := s.externalIPs
+		if addr.AddressType == "INTERNAL" {
+			pool = s.internalIPs
+		}
+		addr.Status = AddressReserved
+		addr.Users = nil
+		if addr.Address == "" {
+			ip, ok := pool.take()
+			if !ok {
+				return rf, 0, errPoolExhausted
+			}
+			addr.Address = ip.String()
+		} else {
+			ip, err := netip.ParseAddr(addr.Address)
+			if err != nil || !ip.Is4() {
+				return rf, 0, errInvalidField("resource.address", addr.Address, "Not a valid IPv4 address.")
+			}
+			if !pool.prefix.Contains(ip) {
+				return rf, 0, errInvalidField("resource.address", addr.Address, "The address is not in a range this project can reserve.")
+			}
+			if holder := s.addressByIP(c.project, c.scope, addr.Address); holder != nil {
+				return rf, 0, errInvalidField("resource.address", addr.Address, "The address is already reserved by '"+holder.SelfLink+"'.")
+			}
+			// An IP that a forwarding rule uses ephemerally is promoted to a
+			// static address, as GCE does.
+			users := s.forwardingRulesUsingIP(c.project, c.scope, addr.Address)
+			if len(users) == 0 && pool.inUse(ip) {
+				return rf, 0, errInvalidField("resource.address", addr.Address, "The address is in use.")
+			}
+			pool.mark(ip)
+			if len(users) > 0 {
+				addr.Status = AddressInUse
+				addr.Users = users
+			}
+		}
+		addr.Kind = "compute#address"
+		addr.Id = s.newID()
+		addr.CreationTimestamp = s.timestamp()
+		addr.Region = scopeLink(c.project, c.scope)
+		addr.SelfLink = rf.link()
+		r := insertRecord(s.addresses, rf, &addr, o)
+		return rf, r.id(), nil
+	})
+}
+
+func (s *Server) deleteAddress(c *call) (any, *Error) {
+	return deleteOne(s, s.addresses, c,
+		func(r *record[compute.Address]) (string, bool) {
+			for _, u := range r.obj.Users {
+				fr, ok := parseRef(u, c.project, "forwardingRules")
+				if !ok {
+					continue
+				}
+				if rec := s.fwdRules.get(fr.key()); rec != nil {
+					return u, rec.deleting
+				}
+			}
+			return "", false
+		},
+		func(a *compute.Address) {
+			ip, err := netip.ParseAddr(a.Address)
+			if err != nil {
+				return
+			}
+			// A forwarding rule may still use the IP ephemerally only when the
+			// address was deleted with users; it never is, so free the IP.
+			if a.AddressType == "INTERNAL" {
+				s.internalIPs.release(ip)
+			} else {
+				s.externalIPs.release(ip)
+			}
+		})
+}
+
+// addressByIP returns the address resource holding ip in the region, if any.
+func (s *Server) addressByIP(project, scope, ip string) *compute.Address {
+	for _, r := range s.addresses.items {
+		if r.obj.Address == ip && r.obj.Region == scopeLink(project, scope) {
+			return r.obj
+		}
+	}
+	return nil
+}
+
+func (s *Server) forwardingRulesUsingIP(project, scope, ip string) []string {
+	var users []string
+	for _, r := range s.fwdRules.items {
+		if r.obj.IPAddress == ip && r.obj.Region == scopeLink(project, scope) {
+			users = append(users, r.obj.SelfLink)
+		}
+	}
+	slices.Sort(users)
+	return users
+}
+
+// setAddressUsers recomputes the users and status of the address holding ip.
+func (s *Server) setAddressUsers(project, scope, ip string) {
+	for key, r := range s.addresses.items {
+		if r.obj.Address != ip || r.obj.Region != scopeLink(project, scope) {
+			continue
+		}
+		r.obj.Users = s.forwardingRulesUsingIP(project, scope, ip)
+		r.obj.Status = AddressReserved
+		if len(r.obj.Users) > 0 {
+			r.obj.Status = AddressInUse
+		}
+		s.addresses.items[key].render()
+	}
+}
