@@ -15,13 +15,21 @@ build: ## Build the manager and the fake into bin/.
 	$(GO) build -o $(BIN)/gce-cloud-controller-manager ./cmd/gce-cloud-controller-manager
 	$(GO) build -o $(BIN)/fake-compute ./cmd/fake-compute
 
+.PHONY: demo
+demo: tools ## Run gce-ccm on this machine: etcd, kube-apiserver, the fake and the manager (Ctrl-C stops).
+	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) run ./test/demo
+
+.PHONY: tools
+tools: ## Build kube-apiserver and etcd for tests and the demo (cached per user; first run ~12 minutes).
+	@test/tools/build.sh >/dev/null
+
 .PHONY: fake
 fake: ## Start the fake Compute API with a few VMs and show it answering (Ctrl-C stops it).
 	@hack/fake-demo.sh
 
 .PHONY: test
-test: ## Run every test (unit, fake, integration) with the race detector.
-	$(GO) test -race -count=1 ./...
+test: tools ## Run every test (unit, fake, integration) with the race detector.
+	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) test -race -count=1 -timeout 30m ./...
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck.

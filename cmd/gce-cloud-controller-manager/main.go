@@ -24,7 +24,6 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"  // the version metric
 	"k8s.io/klog/v2"
 
-	"github.com/gce-ccm/gce-ccm/pkg/gce"
 	"github.com/gce-ccm/gce-ccm/pkg/provider"
 )
 
@@ -102,14 +101,13 @@ func cloudInitializer(own *gceFlags) app.InitCloudFunc {
 			defer f.Close()
 			cfg = f
 		}
-		m := gce.NewMetrics()
-		legacyregistry.MustRegister(m.Collectors()...)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		p, err := provider.New(ctx, cfg, provider.Options{InstanceCacheTTL: own.instanceCacheTTL, Metrics: m})
+		p, err := provider.New(ctx, cfg, provider.Options{InstanceCacheTTL: own.instanceCacheTTL})
 		if err != nil {
 			fail("%v", err)
 		}
+		legacyregistry.MustRegister(p.Collectors()...)
 		klog.InfoS("GCE cloud provider ready", "provider", p.String())
 		return p
 	}

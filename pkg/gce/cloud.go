@@ -253,6 +253,11 @@ func (c *Cloud) wait(ctx context.Context, method string, op *computepb.Operation
 		for _, e := range errs {
 			oe.Codes = append(oe.Codes, upperSnake(e.GetCode()))
 			oe.Messages = append(oe.Messages, e.GetMessage())
+			for _, d := range e.GetErrorDetails() {
+				if q := d.GetQuotaInfo(); q != nil {
+					oe.Quota = &QuotaInfo{Metric: q.GetMetricName(), Limit: q.GetLimit()}
+				}
+			}
 		}
 		if len(oe.Messages) == 0 {
 			oe.Messages = []string{op.GetHttpErrorMessage()}

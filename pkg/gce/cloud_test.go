@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
 
 	"github.com/gce-ccm/gce-ccm/test/fakecompute"
@@ -45,11 +44,8 @@ func newTestCloud(t *testing.T, fcfg fakecompute.Config, mutate func(*Config)) (
 }
 
 func (c *Cloud) testInsertRoute(ctx context.Context, name string) error {
-	return c.write(ctx, "routes.insert", func(ctx context.Context, requestID string) (*compute.Operation, error) {
-		return c.routes.Insert(ctx, &computepb.InsertRouteRequest{Project: c.cfg.ProjectID, RequestId: &requestID,
-			RouteResource: &computepb.Route{Name: &name, Network: ptr(c.cfg.NetworkURL()), DestRange: ptr("10.1.0.0/24"),
-				NextHopIp: ptr("10.128.0.9")}})
-	})
+	return c.InsertRoute(ctx, &computepb.Route{Name: &name, Network: ptr(c.cfg.NetworkURL()), DestRange: ptr("10.1.0.0/24"),
+		NextHopIp: ptr("10.128.0.9")})
 }
 
 func TestWriteWaitsForOperation(t *testing.T) {

@@ -18,6 +18,23 @@ type OperationError struct {
 	HTTPStatus int    // httpErrorStatusCode
 	Codes      []string
 	Messages   []string
+	// Quota is set when GCE named the exhausted quota in the error details.
+	Quota *QuotaInfo
+}
+
+// QuotaInfo names an exhausted quota and its limit.
+type QuotaInfo struct {
+	Metric string
+	Limit  float64
+}
+
+// QuotaOf returns the quota a quota error names, when GCE said which.
+func QuotaOf(err error) (metric string, limit float64, ok bool) {
+	var oerr *OperationError
+	if errors.As(err, &oerr) && oerr.Quota != nil {
+		return oerr.Quota.Metric, oerr.Quota.Limit, true
+	}
+	return "", 0, false
 }
 
 func (e *OperationError) Error() string {

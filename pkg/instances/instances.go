@@ -18,6 +18,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
 )
@@ -118,6 +119,12 @@ func (i *Instances) InstanceMetadata(ctx context.Context, node *v1.Node) (*cloud
 	}
 	md.NodeAddresses = append(md.NodeAddresses, v1.NodeAddress{Type: v1.NodeHostName, Address: hostname})
 	return md, nil
+}
+
+// InstanceByNodeName returns the VM of the node with that name, from the
+// snapshot when it is there.
+func (i *Instances) InstanceByNodeName(ctx context.Context, nodeName string) (*computepb.Instance, error) {
+	return i.find(ctx, &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}})
 }
 
 // find returns the node's VM or cloudprovider.InstanceNotFound.

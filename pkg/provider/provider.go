@@ -12,9 +12,11 @@ import (
 
 	"cloud.google.com/go/compute/metadata"
 	cloudprovider "k8s.io/cloud-provider"
+	"k8s.io/component-base/metrics"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
 	"github.com/gce-ccm/gce-ccm/pkg/instances"
+	"github.com/gce-ccm/gce-ccm/pkg/routes"
 )
 
 // Name is the provider name the manager registers as.
@@ -24,8 +26,6 @@ const Name = "gce"
 type Options struct {
 	// InstanceCacheTTL bounds how stale a node lookup may be.
 	InstanceCacheTTL time.Duration
-	// Metrics receive the Compute API metrics; nil for none.
-	Metrics *gce.Metrics
 }
 
 // DefaultInstanceCacheTTL is the default of Options.InstanceCacheTTL.
@@ -33,8 +33,11 @@ const DefaultInstanceCacheTTL = 15 * time.Second
 
 // Provider implements cloudprovider.Interface for GCE.
 type Provider struct {
-	cloud     *gce.Cloud
-	instances *instances.Instances
+	cloud        *gce.Cloud
+	instances    *instances.Instances
+	routes       *routes.Routes
+	apiMetrics   *gce.Metrics
+	routeMetrics *routes.Metrics
 }
 
 var _ cloudprovider.Interface = (*Provider)(nil)
@@ -55,7 +58,8 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 	if err != nil {
 		return nil, err
 	}
-	cloud, err := gce.New(ctx, *cfg, hc, opts.Metrics)
+	apiMetrics := gce.NewMetrics()
+	cloud, err := gce.New(ctx, *cfg, hc, apiMetrics)
 	if err != nil {
 		return nil, err
 	}
@@ -63,12 +67,23 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 		opts.InstanceCacheTTL = DefaultInstanceCacheTTL
 	}
 	c := cloud.Config()
+	inst := instances.New(cloud, instances.Options{
+		Project: c.ProjectID, Zones: c.Zones, CacheTTL: opts.InstanceCacheTTL, IsNotFound: gce.IsNotFound,
+	})
+	routeMetrics := routes.NewMetrics()
 	return &Provider{
-		cloud: cloud,
-		instances: instances.New(cloud, instances.Options{
-			Project: c.ProjectID, Zones: c.Zones, CacheTTL: opts.InstanceCacheTTL, IsNotFound: gce.IsNotFound,
-		}),
+		cloud:        cloud,
+		instances:    inst,
+		routes:       routes.New(cloud, inst, c.NetworkURL(), routeMetrics),
+		apiMetrics:   apiMetrics,
+		routeMetrics: routeMetrics,
 	}, nil
+}
+
+// Collectors returns the provider's metrics, for registration with the
+// registry /metrics serves.
+func (p *Provider) Collectors() []metrics.Registerable {
+	return append(p.apiMetrics.Collectors(), p.routeMetrics.Collectors()...)
 }
 
 // Cloud returns the Compute API door, for the manager's own use.
@@ -92,8 +107,8 @@ func (p *Provider) Zones() (cloudprovider.Zones, bool) { return nil, false }
 // Clusters is not supported.
 func (p *Provider) Clusters() (cloudprovider.Clusters, bool) { return nil, false }
 
-// Routes is not implemented yet.
-func (p *Provider) Routes() (cloudprovider.Routes, bool) { return nil, false }
+// Routes manages the pod routes.
+func (p *Provider) Routes() (cloudprovider.Routes, bool) { return p.routes, true }
 
 // ProviderName returns "gce".
 func (p *Provider) ProviderName() string { return Name }

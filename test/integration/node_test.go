@@ -1,0 +1,226 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gce-ccm/gce-ccm/test/fakecompute"
+	"github.com/gce-ccm/gce-ccm/test/integration/harness"
+)
+
+func TestNodeInitialization(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"), seed("node-b", "us-central1-b"))
+	startManager(t, env, "m1")
+	createNode(t, env, "node-a")
+	createNode(t, env, "node-b")
+
+	dump := env.Fake.Dump()
+	for _, inst := range dump.Instances {
+		zone := inst.Zone[strings.LastIndexByte(inst.Zone, '/')+1:]
+		eventually(t, 60*time.Second, "node "+inst.Name+" initialised", func(ctx context.Context) (bool, string) {
+			n, err := env.Admin.CoreV1().Nodes().Get(ctx, inst.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			if n.Spec.ProviderID == "" || hasTaint(n, uninitializedTaint) {
+				return false, fmt.Sprintf("providerID %q, taints %v", n.Spec.ProviderID, n.Spec.Taints)
+			}
+			return true, ""
+		})
+		n, err := env.Admin.CoreV1().Nodes().Get(t.Context(), inst.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "gce://fake-project/" + zone + "/" + inst.Name; n.Spec.ProviderID != want {
+			t.Errorf("%s: providerID = %q, want %q", inst.Name, n.Spec.ProviderID, want)
+		}
+		wantLabels := map[string]string{
+			"topology.kubernetes.io/zone":      zone,
+			"topology.kubernetes.io/region":    "us-central1",
+			"node.kubernetes.io/instance-type": "n2-standard-4",
+		}
+		for k, v := range wantLabels {
+			if n.Labels[k] != v {
+				t.Errorf("%s: label %s = %q, want %q", inst.Name, k, n.Labels[k], v)
+			}
+		}
+		wantAddrs := []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: inst.NetworkInterfaces[0].NetworkIP},
+			{Type: corev1.NodeExternalIP, Address: inst.NetworkInterfaces[0].AccessConfigs[0].NatIP},
+			{Type: corev1.NodeHostName, Address: inst.Name + "." + zone + ".c.fake-project.internal"},
+		}
+		if diff := cmp.Diff(wantAddrs, n.Status.Addresses); diff != "" {
+			t.Errorf("%s: addresses (-want +got):\n%s", inst.Name, diff)
+		}
+	}
+}
+
+func TestNodeOfDeletedVMIsDeleted(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"), seed("node-gone", "us-central1-a"))
+	startManager(t, env, "m1")
+	createNode(t, env, "node-a")
+	createNode(t, env, "node-gone")
+	waitInitialised(t, env, "node-gone")
+
+	deleteVM(t, env, "us-central1-a", "node-gone")
+	eventually(t, 60*time.Second, "node-gone deleted", func(ctx context.Context) (bool, string) {
+		_, err := env.Admin.CoreV1().Nodes().Get(ctx, "node-gone", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("get node: %v", err)
+	})
+	if _, err := env.Admin.CoreV1().Nodes().Get(t.Context(), "node-a", metav1.GetOptions{}); err != nil {
+		t.Errorf("node-a, whose VM exists, is gone too: %v", err)
+	}
+}
+
+func TestStoppedVMGetsShutdownTaint(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"))
+	startManager(t, env, "m1")
+	createNode(t, env, "node-a")
+	waitInitialised(t, env, "node-a")
+
+	if err := env.Fake.SetInstanceStatus("", "us-central1-a", "node-a", fakecompute.StatusTerminated); err != nil {
+		t.Fatal(err)
+	}
+	const shutdownTaint = "node.cloudprovider.kubernetes.io/shutdown"
+	eventually(t, 60*time.Second, "shutdown taint on node-a", func(ctx context.Context) (bool, string) {
+		n, err := env.Admin.CoreV1().Nodes().Get(ctx, "node-a", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return hasTaint(n, shutdownTaint), fmt.Sprintf("taints %v", n.Spec.Taints)
+	})
+	// A stopped VM's node is kept: it may start again.
+	if _, err := env.Admin.CoreV1().Nodes().Get(t.Context(), "node-a", metav1.GetOptions{}); err != nil {
+		t.Errorf("node of a stopped VM was deleted: %v", err)
+	}
+}
+
+func TestBadConfigExitsWithMessage(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{})
+	tests := []struct {
+		name, conf, want string
+	}{
+		{"unknown key", "[global]\nproject-id = fake-project\nnetwork-nmae = default\n", "network-nmae"},
+		{"bad value", "[global]\nproject-id = fake-project\nmultizone = often\n", "multizone"},
+		{"bad endpoint", "[global]\nproject-id = fake-project\napi-endpoint = not a url\n", "api-endpoint"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := filepath.Join(env.Dir, strings.ReplaceAll(tc.name, " ", "-")+".conf")
+			if err := os.WriteFile(conf, []byte(tc.conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			m, err := env.StartManager("bad-"+strings.ReplaceAll(tc.name, " ", "-"), "--cloud-config="+conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			code, err := m.Wait(ctx)
+			if err != nil {
+				m.Kill()
+				t.Fatalf("manager did not exit: %v\n%s", err, tail(m.Log(), 20))
+			}
+			if code == 0 {
+				t.Errorf("exit code 0 for a bad gce.conf")
+			}
+			if !strings.Contains(m.Log(), tc.want) {
+				t.Errorf("output does not name %q:\n%s", tc.want, tail(m.Log(), 20))
+			}
+		})
+	}
+}
+
+func TestLeaderElectionFailover(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"), seed("node-b", "us-central1-a"))
+	m1 := startManager(t, env, "m1")
+	m2 := startManager(t, env, "m2")
+	createNode(t, env, "node-a")
+	waitInitialised(t, env, "node-a")
+
+	leader := func(ctx context.Context) string {
+		l, err := env.Admin.CoordinationV1().Leases("kube-system").Get(ctx, "cloud-controller-manager", metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *l.Spec.HolderIdentity
+	}
+	first := leader(t.Context())
+	if first == "" {
+		t.Fatal("no leader lease after a node was initialised")
+	}
+	// Exactly one manager acts: only the leader logs the node controller's start.
+	started := 0
+	for _, m := range []interface{ Log() string }{m1, m2} {
+		if strings.Contains(m.Log(), `Started "cloud-node-controller"`) {
+			started++
+		}
+	}
+	if started != 1 {
+		t.Errorf("%d managers started the node controller, want 1", started)
+	}
+
+	// Kill the leader (as a crash would); the other takes over and acts.
+	victim, survivor := m1, m2
+	if !strings.Contains(m1.Log(), "Successfully acquired lease") {
+		victim, survivor = m2, m1
+	}
+	victim.Kill()
+	eventually(t, 60*time.Second, "a new leader", func(ctx context.Context) (bool, string) {
+		now := leader(ctx)
+		return now != "" && now != first, "holder " + now
+	})
+	createNode(t, env, "node-b")
+	waitInitialised(t, env, "node-b")
+	if !strings.Contains(survivor.Log(), "Successfully acquired lease") {
+		t.Errorf("survivor %s never acquired the lease", survivor.Name)
+	}
+}
+
+func waitInitialised(t *testing.T, env *harness.Env, name string) {
+	t.Helper()
+	eventually(t, 60*time.Second, "node "+name+" initialised", func(ctx context.Context) (bool, string) {
+		n, err := env.Admin.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return n.Spec.ProviderID != "" && !hasTaint(n, uninitializedTaint), fmt.Sprintf("providerID %q taints %v", n.Spec.ProviderID, n.Spec.Taints)
+	})
+}
+
+// deleteVM deletes a VM through the Compute API, as a person would.
+func deleteVM(t *testing.T, env *harness.Env, zone, name string) {
+	t.Helper()
+	url := fmt.Sprintf("%s/compute/v1/projects/%s/zones/%s/instances/%s", env.Fake.URL(), harness.Project, zone, name)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete VM %s: %s", name, resp.Status)
+	}
+}
+
+func hasTaint(n *corev1.Node, key string) bool {
+	return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == key })
+}
