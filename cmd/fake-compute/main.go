@@ -77,6 +77,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		srv.SetWriteRateLimit(*qps, b)
 	}
+	// Catch signals before the URL is out: a caller that reads the URL and
+	// stops us at once must get a clean exit, not the default signal death.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	if err := srv.Start(*listen); err != nil {
 		return err
 	}
@@ -90,8 +95,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "fake-compute: serving project %s on %s (Compute API %s/compute/v1/, metadata GCE_METADATA_HOST=%s, control %s%s)\n",
 		*project, srv.URL(), srv.URL(), srv.MetadataHost(), srv.URL(), fakecompute.ControlPrefix)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	fmt.Fprintf(stderr, "fake-compute: %s, stopping\n", s)
 	done := make(chan error, 1)

@@ -15,6 +15,11 @@ import (
 //     the RE2 expression must match the whole field value.
 //   - the comparison form: `name = "value"`, `!=`, clauses joined with AND.
 //
+// A value that is a resource URL (http(s)://HOST/compute/v1/projects/...)
+// compares by its path from projects/ on, whatever the host: the
+// long-standing provider builds such URLs from its configured endpoint (the
+// fake's own address), while selfLinks name www.googleapis.com.
+//
 // Anything else (OR, other operators, a bad regex) is rejected so that a
 // client never gets an unfiltered list it believes filtered.
 type filter []clause
@@ -24,6 +29,7 @@ type clause struct {
 	negate bool
 	re     *regexp.Regexp // regex form
 	value  string         // comparison form, when re is nil
+	byPath bool           // compare resource URLs from "projects/" on
 }
 
 func (f filter) match(fields map[string]any) bool {
@@ -37,6 +43,9 @@ func (f filter) match(fields map[string]any) bool {
 
 func (c clause) match(fields map[string]any) bool {
 	for _, v := range lookup(fields, c.field) {
+		if c.byPath {
+			v = resourcePath(v)
+		}
 		if c.re != nil && c.re.MatchString(v) || c.re == nil && v == c.value {
 			return true
 		}
@@ -182,6 +191,11 @@ func (p *filterParser) clause() (clause, error) {
 		return clause{}, err
 	}
 	c := clause{field: strings.Split(field, "."), negate: negate, value: value}
+	if (strings.HasPrefix(value, "https://") || strings.HasPrefix(value, "http://")) && strings.Contains(value, "/projects/") {
+		c.byPath = true
+		c.value = resourcePath(value)
+		value = c.value
+	}
 	if regexForm {
 		re, err := regexp.Compile("^(?:" + value + ")$")
 		if err != nil {
@@ -228,4 +242,13 @@ func (p *filterParser) value() (string, error) {
 
 func isIdentByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_'
+}
+
+// resourcePath returns a resource URL from "projects/" on; other values are
+// returned unchanged.
+func resourcePath(v string) string {
+	if i := strings.Index(v, "/projects/"); i >= 0 && (strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://")) {
+		return v[i+1:]
+	}
+	return v
 }

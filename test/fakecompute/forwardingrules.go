@@ -1,7 +1,6 @@
 package fakecompute
 
 import (
-	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -146,9 +145,8 @@ func (s *Server) insertForwardingRule(c *call) (any, *Error) {
 			for _, other := range s.fwdRules.items {
 				if other.obj.IPAddress == fr.IPAddress && other.obj.Region == scopeLink(c.project, c.scope) &&
 					other.obj.IPProtocol == fr.IPProtocol && overlap(rulePorts(other.obj), rulePorts(&fr)) {
-					return rf, 0, &Error{Code: http.StatusBadRequest, Reason: ReasonBadRequest,
-						Message: "Invalid value for field 'resource.IPAddress': '" + fr.IPAddress +
-							"'. Specified IP address is in-use and would result in a conflict."}
+					return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress,
+						"Specified IP address is in-use and would result in a conflict.")
 				}
 			}
 		} else {
