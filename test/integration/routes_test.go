@@ -1,0 +1,257 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gce-ccm/gce-ccm/test/fakecompute"
+	"github.com/gce-ccm/gce-ccm/test/integration/harness"
+)
+
+const clusterName = "itest"
+
+// routeArgs turn on the route controller for a dual-stack cluster CIDR.
+var routeArgs = []string{
+	"--configure-cloud-routes=true",
+	"--cluster-cidr=10.244.0.0/16,fd00:10:244::/56",
+	"--cluster-name=" + clusterName,
+	"--route-reconciliation-period=2s",
+}
+
+// createNodeWithCIDRs registers a node that already has its pod CIDRs, as
+// kube-controller-manager's IPAM would give it.
+func createNodeWithCIDRs(t *testing.T, env *harness.Env, name string, cidrs ...string) *corev1.Node {
+	t.Helper()
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.NodeSpec{PodCIDR: cidrs[0], PodCIDRs: cidrs,
+			Taints: []corev1.Taint{{Key: uninitializedTaint, Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
+	}
+	created, err := env.Admin.CoreV1().Nodes().Create(t.Context(), n, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created
+}
+
+// routeTable is the fake's routes as "name destRange -> instance".
+func routeTable(env *harness.Env) []string {
+	var out []string
+	for _, r := range env.Fake.Dump().Routes {
+		out = append(out, fmt.Sprintf("%s %s -> %s", r.Name, r.DestRange, r.NextHopInstance[strings.LastIndexByte(r.NextHopInstance, '/')+1:]))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func wantRoutes(t *testing.T, env *harness.Env, want ...string) {
+	t.Helper()
+	sort.Strings(want)
+	eventually(t, 90*time.Second, "route table", func(context.Context) (bool, string) {
+		got := routeTable(env)
+		return strings.Join(got, "\n") == strings.Join(want, "\n"), fmt.Sprintf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	})
+}
+
+func networkAvailable(t *testing.T, env *harness.Env, node string) {
+	t.Helper()
+	eventually(t, 60*time.Second, "NetworkUnavailable=False on "+node, func(ctx context.Context) (bool, string) {
+		n, err := env.Admin.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeNetworkUnavailable {
+				return c.Status == corev1.ConditionFalse, fmt.Sprintf("%s=%s (%s)", c.Type, c.Status, c.Reason)
+			}
+		}
+		return false, "no NetworkUnavailable condition"
+	})
+}
+
+func TestRoutesFollowNodes(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{Latency: 100 * time.Millisecond},
+		seed("node-a", "us-central1-a"), seed("node-b", "us-central1-b"), seed("node-c", "us-central1-c"))
+	// Routes that are not ours, which must survive untouched.
+	for _, r := range []string{
+		`{"name":"other-cluster-route","network":"global/networks/default","destRange":"10.244.50.0/24","nextHopInstance":"zones/us-central1-a/instances/node-a","description":"k8s-node-route"}`,
+		`{"name":"itest-by-hand","network":"global/networks/default","destRange":"10.244.51.0/24","nextHopInstance":"zones/us-central1-a/instances/node-a","description":"made by a person"}`,
+	} {
+		insertRouteJSON(t, env, r)
+	}
+	foreign := routeTable(env)
+	startManager(t, env, "m1", routeArgs...)
+
+	a := createNodeWithCIDRs(t, env, "node-a", "10.244.1.0/24")
+	b := createNodeWithCIDRs(t, env, "node-b", "10.244.2.0/24", "fd00:10:244:2::/64")
+	c := createNodeWithCIDRs(t, env, "node-c", "10.244.3.0/24")
+	want := append([]string{
+		"itest-" + string(a.UID) + " 10.244.1.0/24 -> node-a",
+		"itest-" + string(b.UID) + " 10.244.2.0/24 -> node-b",
+		"itest-" + strings.ReplaceAll(string(b.UID), "-", "") + "-v6 fd00:10:244:2::/64 -> node-b",
+		"itest-" + string(c.UID) + " 10.244.3.0/24 -> node-c",
+	}, foreign...)
+	wantRoutes(t, env, want...)
+	for _, n := range []string{"node-a", "node-b", "node-c"} {
+		networkAvailable(t, env, n)
+	}
+
+	// A route whose next hop was changed behind our back is repaired.
+	deleteRouteByName(t, env, "itest-"+string(a.UID))
+	insertRouteJSON(t, env, fmt.Sprintf(`{"name":"itest-%s","network":"global/networks/default","destRange":"10.244.1.0/24","nextHopInstance":"zones/us-central1-c/instances/node-c","description":"k8s-node-route"}`, a.UID))
+	wantRoutes(t, env, want...)
+
+	// A deleted node's route goes; the others and the foreign ones stay.
+	if err := env.Admin.CoreV1().Nodes().Delete(t.Context(), "node-c", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantRoutes(t, env, append(want[:3:3], foreign...)...)
+}
+
+func TestRoutesRefuseVMWithoutIPForward(t *testing.T) {
+	noForward := seed("node-nofwd", "us-central1-a")
+	noForward.CanIPForward = false
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"), noForward)
+	startManager(t, env, "m1", routeArgs...)
+	a := createNodeWithCIDRs(t, env, "node-a", "10.244.1.0/24")
+	createNodeWithCIDRs(t, env, "node-nofwd", "10.244.2.0/24")
+
+	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a")
+	waitEvent(t, env, "node-nofwd", "FailedToCreateRoute", "canIpForward")
+	if got := routeTable(env); len(got) != 1 {
+		t.Errorf("routes = %v, want only node-a's", got)
+	}
+}
+
+func TestRoutesQuotaExhaustedThenRaised(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"), seed("node-b", "us-central1-a"))
+	if err := env.Fake.SetQuota(fakecompute.QuotaRoutes, 1); err != nil {
+		t.Fatal(err)
+	}
+	startManager(t, env, "m1", routeArgs...)
+	a := createNodeWithCIDRs(t, env, "node-a", "10.244.1.0/24")
+	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a")
+	b := createNodeWithCIDRs(t, env, "node-b", "10.244.2.0/24")
+	waitEvent(t, env, "node-b", "FailedToCreateRoute", "STATIC_ROUTES_PER_NETWORK")
+
+	if err := env.Fake.SetQuota(fakecompute.QuotaRoutes, 10); err != nil {
+		t.Fatal(err)
+	}
+	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a", "itest-"+string(b.UID)+" 10.244.2.0/24 -> node-b")
+}
+
+func TestRoutesRestartCausesNoWrites(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"), seed("node-b", "us-central1-b"))
+	m := startManager(t, env, "m1", routeArgs...)
+	a := createNodeWithCIDRs(t, env, "node-a", "10.244.1.0/24")
+	b := createNodeWithCIDRs(t, env, "node-b", "10.244.2.0/24")
+	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a", "itest-"+string(b.UID)+" 10.244.2.0/24 -> node-b")
+	networkAvailable(t, env, "node-a")
+	networkAvailable(t, env, "node-b")
+	m.Stop()
+
+	env.Fake.ResetCalls()
+	startManager(t, env, "m2", routeArgs...)
+	// Wait for the new manager to have reconciled routes at least twice.
+	eventually(t, 60*time.Second, "route lists by the restarted manager", func(context.Context) (bool, string) {
+		n := env.Fake.Calls()["routes.list"]["ok"]
+		return n >= 2, fmt.Sprintf("%d lists", n)
+	})
+	for method, results := range env.Fake.Calls() {
+		if isWrite(method) {
+			t.Errorf("restart wrote: %s %v", method, results)
+		}
+	}
+}
+
+func TestRoutesConvergeUnderFaults(t *testing.T) {
+	var vms []fakecompute.InstanceSeed
+	for i := range 12 {
+		vms = append(vms, seed(fmt.Sprintf("node-%02d", i), []string{"us-central1-a", "us-central1-b", "us-central1-c"}[i%3]))
+	}
+	env := startEnv(t, fakecompute.Config{Latency: 50 * time.Millisecond}, vms...)
+	for _, f := range []fakecompute.Fault{
+		{Method: "routes.insert", Fraction: 0.3, Count: 6, Mode: fakecompute.FaultError, Code: 503, Reason: "backendError"},
+		{Method: "routes.insert", Fraction: 0.3, Count: 4, Mode: fakecompute.FaultOperation, Code: 500, Reason: "internalError"},
+		{Method: "routes.insert", Count: 2, Mode: fakecompute.FaultDrop},
+		{Method: "routes.list", Count: 2, Mode: fakecompute.FaultError, Code: 503},
+		{Method: "globalOperations.wait", Fraction: 0.2, Count: 4, Mode: fakecompute.FaultError, Code: 503},
+	} {
+		if err := env.Fake.InjectFault(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.Fake.SetWriteRateLimit(5, 3)
+	startManager(t, env, "m1", routeArgs...)
+	var want []string
+	for i, vm := range vms {
+		n := createNodeWithCIDRs(t, env, vm.Name, fmt.Sprintf("10.244.%d.0/24", i+1))
+		want = append(want, fmt.Sprintf("itest-%s 10.244.%d.0/24 -> %s", n.UID, i+1, vm.Name))
+	}
+	wantRoutes(t, env, want...)
+}
+
+func isWrite(method string) bool {
+	for _, w := range []string{".insert", ".delete", ".patch", ".update", ".set", ".add", ".remove"} {
+		if strings.Contains(method, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func waitEvent(t *testing.T, env *harness.Env, node, reason, mentions string) {
+	t.Helper()
+	eventually(t, 60*time.Second, reason+" event on "+node, func(ctx context.Context) (bool, string) {
+		evs, err := env.Admin.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + node})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, e := range evs.Items {
+			if e.Reason == reason && e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, mentions) {
+				return true, ""
+			}
+			seen = append(seen, e.Reason+": "+e.Message)
+		}
+		return false, fmt.Sprintf("events: %v", seen)
+	})
+}
+
+func insertRouteJSON(t *testing.T, env *harness.Env, body string) {
+	t.Helper()
+	url := fmt.Sprintf("%s/compute/v1/projects/%s/global/routes", env.Fake.URL(), harness.Project)
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("insert route %s: %s", body, resp.Status)
+	}
+}
+
+func deleteRouteByName(t *testing.T, env *harness.Env, name string) {
+	t.Helper()
+	url := fmt.Sprintf("%s/compute/v1/projects/%s/global/routes/%s", env.Fake.URL(), harness.Project, name)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete route %s: %s", name, resp.Status)
+	}
+}
