@@ -1,5 +1,10 @@
 package fakecompute
 
+import (
+	"fmt"
+	"net/http"
+)
+
 // routesInit registers every REST method the fake serves. Method names (the
 // keys of call counts, latencies and faults) are the API's own:
 // "<collection>.<method>", e.g. "routes.insert", "targetPools.addInstance",
@@ -117,6 +122,15 @@ func (s *Server) routesInit() {
 		s.endpoint(get+sc.prefix+"operations/{name}", sc.method+".get", false, s.handleOperation(false))
 		s.endpoint(post+sc.prefix+"operations/{name}/wait", sc.method+".wait", false, s.handleOperation(true))
 	}
+
+	// Anything else under the API's prefix is a method the fake does not
+	// model: say so in Google's shape rather than with a 404 that a client
+	// could take for "already deleted".
+	s.mux.HandleFunc("/compute/v1/", func(w http.ResponseWriter, r *http.Request) {
+		s.count("unimplemented", "notImplemented")
+		writeError(w, &Error{Code: http.StatusNotImplemented, Reason: "notImplemented",
+			Message: fmt.Sprintf("The fake does not serve %s %s", r.Method, r.URL.Path)})
+	})
 
 	s.metadataInit()
 	s.controlInit()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"strconv"
 )
 
@@ -22,7 +23,9 @@ type listParams struct {
 	filter filter
 }
 
-func parseListParams(q url.Values) (listParams, *Error) {
+// parseListParams reads maxResults, pageToken, orderBy and filter; the
+// filter's fields must exist in the resource type.
+func parseListParams(q url.Values, resource reflect.Type) (listParams, *Error) {
 	p := listParams{max: maxResults}
 	if v := q.Get("maxResults"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -44,6 +47,9 @@ func parseListParams(q url.Values) (listParams, *Error) {
 		return p, errInvalidField("orderBy", v, "The fake sorts by name only.")
 	}
 	f, err := parseFilter(q.Get("filter"))
+	if err == nil {
+		err = f.checkFields(resource)
+	}
 	if err != nil {
 		return p, errInvalid("%v", err)
 	}
@@ -80,7 +86,7 @@ func getOne[T any](s *Server, t *table[T], c *call) (any, *Error) {
 
 // listAll serves the list method of any resource kind in the request's scope.
 func listAll[T any](s *Server, t *table[T], c *call, listKind string) (any, *Error) {
-	p, err := parseListParams(c.r.URL.Query())
+	p, err := parseListParams(c.r.URL.Query(), reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package fakecompute
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -251,4 +252,42 @@ func resourcePath(v string) string {
 		return v[i+1:]
 	}
 	return v
+}
+
+// checkFields refuses a clause on a field the resource type does not have,
+// as GCE does: a misspelt field must not quietly match nothing.
+func (f filter) checkFields(resource reflect.Type) error {
+	for _, c := range f {
+		if !hasJSONPath(resource, c.field) {
+			return fmt.Errorf("invalid list filter expression: unknown field %q", strings.Join(c.field, "."))
+		}
+	}
+	return nil
+}
+
+// hasJSONPath reports whether the dotted JSON path names a field of t; a map
+// (such as labels) accepts any key.
+func hasJSONPath(t reflect.Type, path []string) bool {
+	for _, name := range path {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		if t.Kind() == reflect.Map {
+			return true
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		found := false
+		for i := range t.NumField() {
+			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
+				t, found = t.Field(i).Type, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

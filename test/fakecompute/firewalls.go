@@ -3,6 +3,7 @@ package fakecompute
 import (
 	"encoding/json"
 	"net/netip"
+	"strings"
 
 	compute "google.golang.org/api/compute/v1"
 )
@@ -19,7 +20,10 @@ func (s *Server) insertFirewall(c *call) (any, *Error) {
 			return rf, 0, err
 		}
 		if limit, ok := s.quotas[QuotaFirewalls]; ok {
-			if n := s.firewalls.count(nil); n >= limit {
+			inProject := func(fw *compute.Firewall) bool {
+				return strings.HasPrefix(fw.SelfLink, SelfLinkPrefix+"projects/"+c.project+"/")
+			}
+			if n := s.firewalls.count(inProject); n >= limit {
 				return rf, 0, errQuota(QuotaFirewalls, limit, "globally")
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -212,7 +213,7 @@ func (s *Server) deleteInstance(c *call) (any, *Error) {
 // aggregatedInstances serves aggregated/instances: every zone's instances in
 // one paged list, keyed by "zones/Z" as GCE does.
 func (s *Server) aggregatedInstances(c *call) (any, *Error) {
-	p, err := parseListParams(c.r.URL.Query())
+	p, err := parseListParams(c.r.URL.Query(), reflect.TypeFor[compute.Instance]())
 	if err != nil {
 		return nil, err
 	}

@@ -160,6 +160,7 @@ func (s *Server) handleOperation(wait bool) handler {
 			select {
 			case <-o.done:
 			case <-t.C:
+			case <-s.closing:
 			case <-c.ctx.Done():
 				return nil, &Error{Code: 499, Reason: "cancelled", Message: context.Cause(c.ctx).Error()}
 			}

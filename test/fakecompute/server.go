@@ -164,6 +164,8 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	url      string
+	closing  chan struct{}               // closed by Close: waits return at once
+	conns    map[net.Conn]http.ConnState // guarded by mu
 }
 
 // New returns a fake with the networks, subnetworks, regions and zones of cfg.
@@ -172,7 +174,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), closing: make(chan struct{}), conns: map[net.Conn]http.ConnState{}}
 	s.resetLocked()
 	s.routesInit()
 	return s, nil
@@ -181,9 +183,14 @@ func New(cfg Config) (*Server, error) {
 // resetLocked puts the fake back to its starting state; the caller holds mu
 // (or owns s exclusively).
 func (s *Server) resetLocked() {
+	// Operations still running end without effect: a wait on one returns
+	// at once instead of hanging until MaxWait, and the next get is notFound.
 	for _, o := range s.ops {
 		if o.timer != nil {
 			o.timer.Stop()
+		}
+		if !o.isDone() {
+			close(o.done)
 		}
 	}
 	cfg := s.cfg
@@ -264,7 +271,7 @@ func (s *Server) Start(addr string) error {
 	}
 	s.listener = l
 	s.url = "http://" + l.Addr().String()
-	s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	go func() { _ = s.http.Serve(l) }()
 	return nil
 }
@@ -280,24 +287,53 @@ func (s *Server) MetadataHost() string { return strings.TrimPrefix(s.url, "http:
 // Handler serves the Compute API, the metadata server and the control API.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Close stops serving and stops pending operation timers.
+// Close stops serving: it refuses new connections, ends pending operation
+// waits (they answer the operation as it is), lets requests in flight finish
+// (for at most 5 seconds) and closes every connection.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	for _, o := range s.ops {
-		if o.timer != nil {
-			o.timer.Stop()
-		}
+	select {
+	case <-s.closing:
+		s.mu.Unlock()
+		return nil
+	default:
+		close(s.closing)
 	}
 	s.mu.Unlock()
 	if s.http == nil {
 		return nil
 	}
+	// Close the listener before Shutdown, then the connections a client
+	// opened but never sent a request on: Shutdown counts those as active
+	// for 5 seconds, which would make every Close that slow.
+	lerr := s.listener.Close()
+	s.mu.Lock()
+	for c, st := range s.conns {
+		if st == http.StateNew || st == http.StateIdle {
+			_ = c.Close()
+		}
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.http.Shutdown(ctx); err != nil {
-		return s.http.Close()
+	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
+		return errors.Join(err, s.http.Close())
+	}
+	if lerr != nil && !errors.Is(lerr, net.ErrClosed) {
+		return lerr
 	}
 	return nil
+}
+
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch st {
+	case http.StateClosed, http.StateHijacked:
+		delete(s.conns, c)
+	default:
+		s.conns[c] = st
+	}
 }
 
 func (s *Server) now() time.Time { return time.Now() }
@@ -386,7 +422,6 @@ func (s *Server) serve(c *call, write bool, h handler, w http.ResponseWriter) (a
 	if write {
 		lim = s.limiter
 	}
-	f := s.takeFault(c.method)
 	s.mu.Unlock()
 	if !known {
 		return nil, errNotFound("projects/" + c.project), false
@@ -397,6 +432,11 @@ func (s *Server) serve(c *call, write bool, h handler, w http.ResponseWriter) (a
 	if lim != nil && !lim.Allow() {
 		return nil, errRateLimited(), false
 	}
+	// Take the fault only for a call that reaches the method, so that "the
+	// next N calls fail" means N calls fail with the fault.
+	s.mu.Lock()
+	f := s.takeFault(c.method)
+	s.mu.Unlock()
 	if f != nil {
 		switch f.Mode {
 		case FaultDrop:
