@@ -61,7 +61,12 @@ func applyDefaults(opts *options.CloudControllerManagerOptions) {
 	opts.KubeCloudShared.CloudProvider.Name = provider.Name
 	// One service sync at a time makes 200 Services take 200 times as long.
 	opts.ServiceController.ConcurrentServiceSyncs = 10
-	// Reconcile routes when nodes change instead of only every period.
+	// With watch-based route reconciliation (below) the only periodic retry
+	// of a route that failed to be created is the informers' resync, by
+	// default every 12 to 24 hours. A minute keeps a quota or canIpForward
+	// fix from waiting half a day; a resync costs CPU, not API calls.
+	opts.Generic.MinResyncPeriod.Duration = time.Minute
+	// Reconcile routes when nodes change instead of listing every 10 seconds.
 	if err := utilfeature.DefaultMutableFeatureGate.Set("CloudControllerManagerWatchBasedRoutesReconciliation=true"); err != nil {
 		klog.Warningf("cannot default the watch-based route reconciliation gate on: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -24,6 +25,9 @@ var routeArgs = []string{
 	"--cluster-cidr=10.244.0.0/16,fd00:10:244::/56",
 	"--cluster-name=" + clusterName,
 	"--route-reconciliation-period=2s",
+	// The informers' resync is the route controller's only periodic retry
+	// with watch-based reconciliation.
+	"--min-resync-period=5s",
 }
 
 // createNodeWithCIDRs registers a node that already has its pod CIDRs, as
@@ -54,7 +58,7 @@ func routeTable(env *harness.Env) []string {
 
 func wantRoutes(t *testing.T, env *harness.Env, want ...string) {
 	t.Helper()
-	sort.Strings(want)
+	want = slices.Sorted(slices.Values(want)) // a copy: callers reuse their slice
 	eventually(t, 90*time.Second, "route table", func(context.Context) (bool, string) {
 		got := routeTable(env)
 		return strings.Join(got, "\n") == strings.Join(want, "\n"), fmt.Sprintf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -254,4 +258,13 @@ func deleteRouteByName(t *testing.T, env *harness.Env, name string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("delete route %s: %s", name, resp.Status)
 	}
+	// The route is gone when its delete operation ends.
+	eventually(t, 30*time.Second, "route "+name+" deleted", func(ctx context.Context) (bool, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusNotFound, resp.Status
+	})
 }
