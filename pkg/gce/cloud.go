@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 	"golang.org/x/time/rate"
+	computev1 "google.golang.org/api/compute/v1"
 	"google.golang.org/api/option"
 	"k8s.io/klog/v2"
 )
@@ -43,6 +44,10 @@ type Cloud struct {
 	regionOps       *compute.RegionOperationsClient
 	zoneOps         *compute.ZoneOperationsClient
 	closers         []interface{ Close() error }
+
+	// httpHealthChecks uses google.golang.org/api/compute/v1: apiv1 has no
+	// client for the legacy HTTP health checks that target pools require.
+	httpHealthChecks *computev1.HttpHealthChecksService
 }
 
 // NewHTTPClient returns the HTTP client the Compute clients use: no auth for
@@ -90,6 +95,15 @@ func New(ctx context.Context, cfg Config, hc *http.Client, m *Metrics) (*Cloud, 
 	c.globalOps = client(ctx, c, &errs, opts, compute.NewGlobalOperationsRESTClient)
 	c.regionOps = client(ctx, c, &errs, opts, compute.NewRegionOperationsRESTClient)
 	c.zoneOps = client(ctx, c, &errs, opts, compute.NewZoneOperationsRESTClient)
+	v1opts := []option.ClientOption{option.WithHTTPClient(hc)}
+	if cfg.APIEndpoint != "" {
+		v1opts = append(v1opts, option.WithEndpoint(strings.TrimSuffix(cfg.APIEndpoint, "/")+"/compute/v1/"))
+	}
+	if svc, err := computev1.NewService(ctx, v1opts...); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.httpHealthChecks = svc.HttpHealthChecks
+	}
 	if err := errors.Join(errs...); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("create Compute clients: %w", err)

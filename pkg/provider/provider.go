@@ -16,6 +16,7 @@ import (
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
 	"github.com/gce-ccm/gce-ccm/pkg/instances"
+	"github.com/gce-ccm/gce-ccm/pkg/loadbalancer"
 	"github.com/gce-ccm/gce-ccm/pkg/routes"
 )
 
@@ -36,6 +37,7 @@ type Provider struct {
 	cloud        *gce.Cloud
 	instances    *instances.Instances
 	routes       *routes.Routes
+	lb           *loadbalancer.Balancer
 	apiMetrics   *gce.Metrics
 	routeMetrics *routes.Metrics
 }
@@ -72,9 +74,12 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 	})
 	routeMetrics := routes.NewMetrics()
 	return &Provider{
-		cloud:        cloud,
-		instances:    inst,
-		routes:       routes.New(cloud, inst, c.NetworkURL(), routeMetrics),
+		cloud:     cloud,
+		instances: inst,
+		routes:    routes.New(cloud, inst, c.NetworkURL(), routeMetrics),
+		lb: loadbalancer.New(cloud, loadbalancer.Options{
+			Project: c.ProjectID, Region: c.Region, NetworkURL: c.NetworkURL(), NodeTags: c.NodeTags, Instances: inst,
+		}),
 		apiMetrics:   apiMetrics,
 		routeMetrics: routeMetrics,
 	}, nil
@@ -92,8 +97,8 @@ func (p *Provider) Cloud() *gce.Cloud { return p.cloud }
 // Initialize is called by the manager before the controllers start.
 func (p *Provider) Initialize(cloudprovider.ControllerClientBuilder, <-chan struct{}) {}
 
-// LoadBalancer is not implemented yet.
-func (p *Provider) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return nil, false }
+// LoadBalancer turns type=LoadBalancer Services into network load balancers.
+func (p *Provider) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return p.lb, true }
 
 // Instances is the legacy interface; InstancesV2 replaces it.
 func (p *Provider) Instances() (cloudprovider.Instances, bool) { return nil, false }

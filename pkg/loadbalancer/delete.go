@@ -1,0 +1,91 @@
+package loadbalancer
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+)
+
+// EnsureLoadBalancerDeleted deletes every resource of the service's load
+// balancer that passes its ownership check, in dependency order and in
+// parallel where nothing depends on it: the firewalls at once; the
+// forwarding rules, then the address (only the one the service reserved;
+// a user's address is never released) and the target pools, then the
+// health checks. What is already gone is success, so a retry after a
+// partial failure finishes the job. It deletes whatever the Service's class,
+// as the service controller requires.
+func (b *Balancer) EnsureLoadBalancerDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
+	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithValues("service", klog.KObj(svc)))
+	clusterID, err := b.clusterID(clusterName)
+	if err != nil {
+		clusterID = "" // then there is no shared check of ours to clean up
+	}
+	// Observe both health check kinds: the policy may have changed since
+	// the pool was made.
+	sp := &spec{key: serviceKey(svc), lbName: loadBalancerName(svc)}
+	o, err := b.observe(ctx, sp, clusterID, false)
+	if err != nil {
+		return err
+	}
+	nodesLink := healthCheckURL(b.opts.Project, nodesHealthCheckName(clusterID))
+	tryNodesHC := o.nodesHC != nil && svc.Spec.ExternalTrafficPolicy != v1.ServiceExternalTrafficPolicyLocal
+	for _, tp := range o.pools {
+		for _, hc := range tp.GetHealthChecks() {
+			tryNodesHC = tryNodesHC || (o.nodesHC != nil && sameResource(hc, nodesLink))
+		}
+	}
+
+	deleteFirewall := func(present bool, name string) func() error {
+		return func() error {
+			if !present {
+				return nil
+			}
+			return b.deleteFirewall(ctx, name)
+		}
+	}
+	return parallel(
+		deleteFirewall(o.firewall != nil, firewallName(sp.lbName)),
+		deleteFirewall(o.localHCFW != nil, localHealthCheckFirewallName(sp.lbName)),
+		func() error {
+			var rules []func() error
+			for name := range o.rules {
+				rules = append(rules, func() error { return b.deleteForwardingRule(ctx, name) })
+			}
+			if err := parallel(rules...); err != nil {
+				return err
+			}
+			return parallel(
+				func() error {
+					if o.address == nil {
+						return nil
+					}
+					return b.deleteAddress(ctx, o.address.GetName())
+				},
+				func() error {
+					var pools []func() error
+					for name := range o.pools {
+						pools = append(pools, func() error { return b.deleteTargetPool(ctx, name) })
+					}
+					if err := parallel(pools...); err != nil {
+						return err
+					}
+					return parallel(
+						func() error {
+							if o.localHC == nil {
+								return nil
+							}
+							return b.deleteHealthCheck(ctx, o.localHC.Name)
+						},
+						func() error {
+							if !tryNodesHC {
+								return nil
+							}
+							return b.deleteNodesHealthCheck(ctx, clusterID)
+						},
+					)
+				},
+			)
+		},
+	)
+}

@@ -1,0 +1,251 @@
+package loadbalancer
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/gce-ccm/gce-ccm/pkg/gce"
+)
+
+// proberRanges are the sources of Google's health checks for network load
+// balancers (legacy HTTP health checks of target pools).
+var proberRanges = []string{"130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22", "35.191.0.0/16"}
+
+// serviceFirewall admits the clients of the source ranges to the service
+// ports on the nodes, for traffic to the load balancer's IP.
+func serviceFirewall(sp *spec, ip, network string, tags []string) *computepb.Firewall {
+	return &computepb.Firewall{
+		Name:              ptr(firewallName(sp.lbName)),
+		Description:       ptr(firewallDescription(sp.key, ip)),
+		Network:           &network,
+		Direction:         ptr("INGRESS"),
+		Allowed:           firewallAllowed(sp.ports),
+		SourceRanges:      sp.sourceRanges,
+		TargetTags:        tags,
+		DestinationRanges: []string{ip},
+	}
+}
+
+// localHealthCheckFirewall admits Google's probers to an
+// externalTrafficPolicy Local service's healthCheckNodePort; the probes of
+// a target pool's health check are sent to the load balancer's IP.
+func localHealthCheckFirewall(sp *spec, ip, network string, tags []string) *computepb.Firewall {
+	return &computepb.Firewall{
+		Name:              ptr(localHealthCheckFirewallName(sp.lbName)),
+		Description:       ptr(firewallDescription(sp.key, ip)),
+		Network:           &network,
+		Direction:         ptr("INGRESS"),
+		Allowed:           []*computepb.Allowed{{IPProtocol: ptr("tcp"), Ports: []string{strconv.Itoa(int(sp.hcPort))}}},
+		SourceRanges:      proberRanges,
+		TargetTags:        tags,
+		DestinationRanges: []string{ip},
+	}
+}
+
+// nodesHealthCheckFirewall admits Google's probers to kube-proxy's health
+// port for all the cluster's Cluster-policy services. It names no
+// destination, because it serves the IPs of every such service.
+func nodesHealthCheckFirewall(clusterID, network string, tags []string) *computepb.Firewall {
+	return &computepb.Firewall{
+		Name:         ptr(nodesHealthCheckFirewallName(clusterID)),
+		Description:  ptr(nodesHealthCheckFirewallDescription(clusterID)),
+		Network:      &network,
+		Direction:    ptr("INGRESS"),
+		Allowed:      []*computepb.Allowed{{IPProtocol: ptr("tcp"), Ports: []string{strconv.Itoa(nodesHealthCheckPort)}}},
+		SourceRanges: proberRanges,
+		TargetTags:   tags,
+	}
+}
+
+// firewallAllowed is one allowed entry per protocol, with consecutive ports
+// merged into ranges to stay under GCE's limit of ports per rule.
+func firewallAllowed(ports map[v1.Protocol][]int32) []*computepb.Allowed {
+	var out []*computepb.Allowed
+	for _, proto := range []v1.Protocol{v1.ProtocolTCP, v1.ProtocolUDP} {
+		ps := ports[proto]
+		if len(ps) == 0 {
+			continue
+		}
+		var ranges []string
+		for i := 0; i < len(ps); {
+			j := i
+			for j+1 < len(ps) && ps[j+1] == ps[j]+1 {
+				j++
+			}
+			if i == j {
+				ranges = append(ranges, strconv.Itoa(int(ps[i])))
+			} else {
+				ranges = append(ranges, fmt.Sprintf("%d-%d", ps[i], ps[j]))
+			}
+			i = j + 1
+		}
+		out = append(out, &computepb.Allowed{IPProtocol: ptr(strings.ToLower(string(proto))), Ports: ranges})
+	}
+	return out
+}
+
+// firewallNeedsUpdate reports whether an existing firewall differs from the
+// wanted one in anything that decides what it admits, or in its description.
+// Ports compare by what they cover, so "80,81" matches "80-81".
+func firewallNeedsUpdate(want, have *computepb.Firewall) bool {
+	direction := have.GetDirection()
+	if direction == "" {
+		direction = "INGRESS"
+	}
+	return want.GetDescription() != have.GetDescription() ||
+		!sameResource(want.GetNetwork(), have.GetNetwork()) ||
+		direction != want.GetDirection() ||
+		have.GetDisabled() ||
+		len(have.GetDenied()) > 0 ||
+		len(have.GetSourceTags()) > 0 || len(have.GetSourceServiceAccounts()) > 0 || len(have.GetTargetServiceAccounts()) > 0 ||
+		!slices.Equal(allowedKey(want.GetAllowed()), allowedKey(have.GetAllowed())) ||
+		!slices.Equal(rangeSet(want.GetSourceRanges()), rangeSet(have.GetSourceRanges())) ||
+		!slices.Equal(sortedSet(want.GetTargetTags()), sortedSet(have.GetTargetTags())) ||
+		!slices.Equal(rangeSet(want.GetDestinationRanges()), rangeSet(have.GetDestinationRanges()))
+}
+
+// allowedKey is a canonical form of allowed entries: "proto:lo-hi,lo-hi"
+// per protocol, sorted, with port ranges merged.
+func allowedKey(allowed []*computepb.Allowed) []string {
+	spans := map[string][][2]int{}
+	all := map[string]bool{}
+	for _, a := range allowed {
+		proto := strings.ToLower(a.GetIPProtocol())
+		if len(a.GetPorts()) == 0 {
+			all[proto] = true
+		}
+		for _, p := range a.GetPorts() {
+			lo, hi, found := strings.Cut(p, "-")
+			l, err1 := strconv.Atoi(lo)
+			h := l
+			var err2 error
+			if found {
+				h, err2 = strconv.Atoi(hi)
+			}
+			if err1 != nil || err2 != nil {
+				return []string{"unparsable:" + p}
+			}
+			spans[proto] = append(spans[proto], [2]int{l, h})
+		}
+	}
+	var out []string
+	for proto, ss := range spans {
+		if all[proto] {
+			continue
+		}
+		slices.SortFunc(ss, func(a, b [2]int) int { return a[0] - b[0] })
+		var merged [][2]int
+		for _, s := range ss {
+			if n := len(merged); n > 0 && s[0] <= merged[n-1][1]+1 {
+				merged[n-1][1] = max(merged[n-1][1], s[1])
+				continue
+			}
+			merged = append(merged, s)
+		}
+		var parts []string
+		for _, m := range merged {
+			parts = append(parts, fmt.Sprintf("%d-%d", m[0], m[1]))
+		}
+		out = append(out, proto+":"+strings.Join(parts, ","))
+	}
+	for proto := range all {
+		out = append(out, proto+":all")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// rangeSet is a canonical form of CIDRs and IPs: masked prefixes, sorted;
+// a bare IP is its /32.
+func rangeSet(ranges []string) []string {
+	out := make([]string, 0, len(ranges))
+	for _, r := range ranges {
+		if p, err := netip.ParsePrefix(r); err == nil {
+			out = append(out, p.Masked().String())
+		} else if a, err := netip.ParseAddr(r); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()).String())
+		} else {
+			out = append(out, r)
+		}
+	}
+	return sortedSet(out)
+}
+
+// ensureFirewall creates want or converges have to it. owned is the
+// ownership check of a firewall found by name.
+func (b *Balancer) ensureFirewall(ctx context.Context, want, have *computepb.Firewall, owned func(description string) bool, owner string) error {
+	logger := klog.FromContext(ctx).WithValues("firewall", want.GetName())
+	if have == nil {
+		err := b.api.InsertFirewall(ctx, want)
+		if err == nil {
+			logger.V(2).Info("Created firewall", "sourceRanges", want.GetSourceRanges(), "targetTags", want.GetTargetTags())
+			return nil
+		}
+		if !gce.IsAlreadyExists(err) {
+			return err
+		}
+		// Made meanwhile, by another service sharing it or an earlier try.
+		if have, err = b.api.GetFirewall(ctx, want.GetName()); err != nil {
+			return err
+		}
+		if !owned(have.GetDescription()) {
+			return notOwned("firewall", want.GetName(), have.GetDescription(), owner)
+		}
+	}
+	if !firewallNeedsUpdate(want, have) {
+		return nil
+	}
+	if err := b.api.UpdateFirewall(ctx, want); err != nil {
+		return err
+	}
+	logger.V(2).Info("Updated firewall", "sourceRanges", want.GetSourceRanges(), "targetTags", want.GetTargetTags(),
+		"destinationRanges", want.GetDestinationRanges())
+	return nil
+}
+
+// deleteFirewall deletes a firewall; one already gone is success.
+func (b *Balancer) deleteFirewall(ctx context.Context, name string) error {
+	err := b.api.DeleteFirewall(ctx, name)
+	if gce.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	klog.FromContext(ctx).V(2).Info("Deleted firewall", "firewall", name)
+	return nil
+}
+
+// ensureNodesHealthCheckFirewall converges the shared health check firewall
+// of externalTrafficPolicy Cluster services.
+func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) error {
+	if p.sp.local {
+		return nil
+	}
+	want := nodesHealthCheckFirewall(p.clusterID, b.opts.NetworkURL, p.tags)
+	return b.ensureFirewall(ctx, want, p.obs.nodesHCFW,
+		func(d string) bool { return ownedNodesHealthCheckFirewall(d, p.clusterID) }, "cluster "+p.clusterID)
+}
+
+// ensureServiceFirewalls converges the firewalls that name the IP: the
+// clients' and, for externalTrafficPolicy Local, the probers'.
+func (b *Balancer) ensureServiceFirewalls(ctx context.Context, p *plan) error {
+	owned := func(d string) bool { return ownedByService(d, p.sp.key) }
+	fns := []func() error{func() error {
+		return b.ensureFirewall(ctx, serviceFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.firewall, owned, p.sp.key)
+	}}
+	if p.sp.local {
+		fns = append(fns, func() error {
+			return b.ensureFirewall(ctx, localHealthCheckFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.localHCFW, owned, p.sp.key)
+		})
+	}
+	return parallel(fns...)
+}

@@ -1,0 +1,306 @@
+// Package loadbalancer implements cloudprovider.LoadBalancer with GCE
+// external network load balancers: a regional address, a target pool of the
+// node VMs with a legacy HTTP health check, one forwarding rule per protocol,
+// and the firewall rules for clients and for Google's health probers.
+//
+// Every call observes what exists, computes what the Service asks for,
+// diffs the two with pure functions and writes only what differs; resources
+// that do not depend on each other are written concurrently. Names and
+// descriptions are those of the long-standing Kubernetes GCE provider, so
+// load balancers it made are adopted as they are.
+package loadbalancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	v1 "k8s.io/api/core/v1"
+	cloudprovider "k8s.io/cloud-provider"
+	"k8s.io/klog/v2"
+
+	"github.com/gce-ccm/gce-ccm/pkg/gce"
+)
+
+// Compute is what load balancers need from the Compute API. Addresses,
+// forwarding rules and target pools are in the cluster's project and region,
+// health checks in its project, firewalls in the network project.
+type Compute interface {
+	GetAddress(ctx context.Context, name string) (*computepb.Address, error)
+	ListAddresses(ctx context.Context, filter string) ([]*computepb.Address, error)
+	InsertAddress(ctx context.Context, addr *computepb.Address) error
+	DeleteAddress(ctx context.Context, name string) error
+
+	ListForwardingRules(ctx context.Context, filter string) ([]*computepb.ForwardingRule, error)
+	InsertForwardingRule(ctx context.Context, fr *computepb.ForwardingRule) error
+	DeleteForwardingRule(ctx context.Context, name string) error
+	SetForwardingRuleTarget(ctx context.Context, name, target string) error
+
+	GetTargetPool(ctx context.Context, name string) (*computepb.TargetPool, error)
+	InsertTargetPool(ctx context.Context, tp *computepb.TargetPool) error
+	DeleteTargetPool(ctx context.Context, name string) error
+	AddInstancesToTargetPool(ctx context.Context, name string, instances []string) error
+	RemoveInstancesFromTargetPool(ctx context.Context, name string, instances []string) error
+	AddHealthCheckToTargetPool(ctx context.Context, name, healthCheck string) error
+	RemoveHealthCheckFromTargetPool(ctx context.Context, name, healthCheck string) error
+
+	GetFirewall(ctx context.Context, name string) (*computepb.Firewall, error)
+	InsertFirewall(ctx context.Context, fw *computepb.Firewall) error
+	UpdateFirewall(ctx context.Context, fw *computepb.Firewall) error
+	DeleteFirewall(ctx context.Context, name string) error
+
+	GetHTTPHealthCheck(ctx context.Context, name string) (*gce.HTTPHealthCheck, error)
+	InsertHTTPHealthCheck(ctx context.Context, hc *gce.HTTPHealthCheck) error
+	UpdateHTTPHealthCheck(ctx context.Context, hc *gce.HTTPHealthCheck) error
+	DeleteHTTPHealthCheck(ctx context.Context, name string) error
+}
+
+// InstanceFinder finds the VM of a node by the node's name; it is needed for
+// nodes without a provider ID and to derive node tags.
+type InstanceFinder interface {
+	InstanceByNodeName(ctx context.Context, nodeName string) (*computepb.Instance, error)
+}
+
+// Options configure a Balancer.
+type Options struct {
+	// Project is the cluster's project, where load balancers and health
+	// checks live.
+	Project string
+	// Region is where addresses, target pools and forwarding rules live.
+	Region string
+	// NetworkURL is the cluster's network, which the firewalls belong to.
+	NetworkURL string
+	// NodeTags are the network tags of the node VMs (gce.conf node-tags) that
+	// the firewalls target. When empty, each node VM's longest tag that is a
+	// prefix of its name is used, as the long-standing provider does.
+	NodeTags []string
+	// ClusterID names the health check that all externalTrafficPolicy
+	// Cluster services share (k8s-<id>-node). Default: the cluster name the
+	// service controller passes.
+	ClusterID string
+	// Instances finds node VMs; required when nodes lack a provider ID or
+	// NodeTags is empty.
+	Instances InstanceFinder
+}
+
+// Balancer implements cloudprovider.LoadBalancer.
+type Balancer struct {
+	api  Compute
+	opts Options
+
+	// nodesHC orders the uses of the shared node health check: services
+	// attaching it hold it for reading, a deletion of the check (when no
+	// pool uses it any more) holds it for writing, so that it is never
+	// deleted between one service's check for it and its attachment.
+	nodesHC sync.RWMutex
+}
+
+var _ cloudprovider.LoadBalancer = (*Balancer)(nil)
+
+// New returns a Balancer.
+func New(api Compute, opts Options) *Balancer {
+	return &Balancer{api: api, opts: opts}
+}
+
+// GetLoadBalancerName returns the name of the service's address, target
+// pool and forwarding rule.
+func (b *Balancer) GetLoadBalancerName(_ context.Context, _ string, svc *v1.Service) string {
+	return loadBalancerName(svc)
+}
+
+// GetLoadBalancer reports whether any GCE resource of the service exists
+// (so that the service controller cleans up after a half-made load
+// balancer) and, from the forwarding rule or the address, its IP.
+func (b *Balancer) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service) (*v1.LoadBalancerStatus, bool, error) {
+	lbName := loadBalancerName(svc)
+	key := serviceKey(svc)
+	rules, err := b.listRules(ctx, lbName)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, name := range forwardingRuleNames(lbName) {
+		if fr := rules[name]; fr != nil && ownedByService(fr.GetDescription(), key) {
+			return status(fr.GetIPAddress()), true, nil
+		}
+	}
+	var addr *computepb.Address
+	var pools [2]*computepb.TargetPool
+	var fw *computepb.Firewall
+	err = parallel(
+		func() (err error) { addr, err = getOptional(ctx, b.api.GetAddress, lbName); return err },
+		func() (err error) { pools[0], err = getOptional(ctx, b.api.GetTargetPool, lbName); return err },
+		func() (err error) {
+			pools[1], err = getOptional(ctx, b.api.GetTargetPool, alternateTargetPoolName(lbName))
+			return err
+		},
+		func() (err error) { fw, err = getOptional(ctx, b.api.GetFirewall, firewallName(lbName)); return err },
+	)
+	if err != nil {
+		return nil, false, err
+	}
+	if addr != nil && ownedByService(addr.GetDescription(), key) {
+		return status(addr.GetAddress()), true, nil
+	}
+	for _, tp := range pools {
+		if tp != nil && ownedByService(tp.GetDescription(), key) {
+			return &v1.LoadBalancerStatus{}, true, nil
+		}
+	}
+	if fw != nil && ownedByService(fw.GetDescription(), key) {
+		return &v1.LoadBalancerStatus{}, true, nil
+	}
+	return nil, false, nil
+}
+
+// UpdateLoadBalancer brings the target pool's members in line with nodes;
+// nothing else changes.
+func (b *Balancer) UpdateLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
+	if foreignClass(svc) {
+		return cloudprovider.ImplementedElsewhere
+	}
+	lbName := loadBalancerName(svc)
+	logger := klog.FromContext(ctx).WithValues("service", klog.KObj(svc))
+	ctx = klog.NewContext(ctx, logger)
+	hosts, err := b.hosts(ctx, nodes)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range targetPoolNames(lbName) {
+		tp, err := getOptional(ctx, b.api.GetTargetPool, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if tp == nil {
+			continue
+		}
+		if !ownedByService(tp.GetDescription(), serviceKey(svc)) {
+			errs = append(errs, notOwned("target pool", name, tp.GetDescription(), serviceKey(svc)))
+			continue
+		}
+		add, remove := membershipChanges(hosts, tp.GetInstances())
+		if err := b.changeMembers(ctx, name, add, remove); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// foreignClass reports whether another controller implements the service's
+// load balancer: any spec.loadBalancerClass, as the upstream service
+// controller decides.
+func foreignClass(svc *v1.Service) bool { return svc.Spec.LoadBalancerClass != nil }
+
+func status(ip string) *v1.LoadBalancerStatus {
+	if ip == "" {
+		return &v1.LoadBalancerStatus{}
+	}
+	return &v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: ip}}}
+}
+
+// clusterID returns the id that names the shared node health check.
+func (b *Balancer) clusterID(clusterName string) (string, error) {
+	id := b.opts.ClusterID
+	if id == "" {
+		id = clusterName
+	}
+	if name := nodesHealthCheckFirewallName(id); !validName(name) {
+		return "", fmt.Errorf("cluster id %q makes the GCE name %q, which is not valid (lowercase letters, digits and dashes, at most 63 characters); "+
+			"set a shorter --cluster-name", id, name)
+	}
+	return id, nil
+}
+
+// getOptional runs a get and turns "not found" into a nil result.
+func getOptional[T any](ctx context.Context, get func(context.Context, string) (*T, error), name string) (*T, error) {
+	v, err := get(ctx, name)
+	if gce.IsNotFound(err) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// ignoreNotFound makes deleting what is already gone a success.
+func ignoreNotFound(err error) error {
+	if gce.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// parallel runs fns concurrently and joins their errors.
+func parallel(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// task is a step running in the background that later steps wait for.
+type task struct {
+	done chan struct{}
+	err  error
+}
+
+func start(fn func() error) *task {
+	t := &task{done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		t.err = fn()
+	}()
+	return t
+}
+
+func (t *task) wait() error {
+	<-t.done
+	return t.err
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// retryNotReady retries fn while GCE says the resource is busy with another
+// operation, as right after a forwarding rule that used a pool is deleted.
+func retryNotReady(ctx context.Context, fn func() error) error {
+	delay := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if !gce.IsNotReady(err) || attempt == 4 {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+func lastSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }

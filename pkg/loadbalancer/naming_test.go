@@ -1,0 +1,103 @@
+package loadbalancer
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestNamesGolden pins every name and description: they must stay those of
+// the long-standing Kubernetes GCE provider, or load balancers it made
+// would be recreated instead of adopted.
+func TestNamesGolden(t *testing.T) {
+	svc := &v1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"}}
+	lb := loadBalancerName(svc)
+	var b strings.Builder
+	line := func(k, v string) { fmt.Fprintf(&b, "%-36s %s\n", k, v) }
+	line("loadBalancerName", lb)
+	line("forwardingRuleNames", strings.Join(forwardingRuleNames(lb), " "))
+	line("targetPoolNames", strings.Join(targetPoolNames(lb), " "))
+	line("firewallName", firewallName(lb))
+	line("localHealthCheckName", localHealthCheckName(lb))
+	line("localHealthCheckFirewallName", localHealthCheckFirewallName(lb))
+	line("nodesHealthCheckName", nodesHealthCheckName("my-cluster"))
+	line("nodesHealthCheckFirewallName", nodesHealthCheckFirewallName("my-cluster"))
+	line("serviceDescription", serviceDescription(serviceKey(svc)))
+	line("firewallDescription", firewallDescription(serviceKey(svc), "203.0.113.7"))
+	line("healthCheckDescription(local)", healthCheckDescription(localHealthCheckName(lb)))
+	line("healthCheckDescription(nodes)", healthCheckDescription(nodesHealthCheckName("my-cluster")))
+	line("nodesHealthCheckFirewallDescription", nodesHealthCheckFirewallDescription("my-cluster"))
+	line("instanceURL", instanceURL("p", "us-central1-a", "vm"))
+	line("targetPoolURL", targetPoolURL("p", "us-central1", lb))
+	line("healthCheckURL", healthCheckURL("p", lb))
+	got := b.String()
+
+	path := filepath.Join("testdata", "names.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestNamesGolden -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("names changed (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{lb, firewallName(lb), localHealthCheckFirewallName(lb), alternateTargetPoolName(lb),
+		forwardingRuleName(lb, v1.ProtocolUDP), nodesHealthCheckFirewallName("my-cluster")} {
+		if !validName(name) {
+			t.Errorf("%q is not a valid GCE name", name)
+		}
+	}
+}
+
+func TestDescriptionValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, description, key, want string
+	}{
+		{"service marker", `{"kubernetes.io/service-name":"ns/a"}`, serviceNameKey, "ns/a"},
+		{"firewall marker", `{"kubernetes.io/service-name":"ns/a", "kubernetes.io/service-ip":"1.2.3.4"}`, serviceIPKey, "1.2.3.4"},
+		{"not JSON", "made by hand", serviceNameKey, ""},
+		{"other key", `{"owner":"ns/a"}`, serviceNameKey, ""},
+		{"not a string", `{"kubernetes.io/service-name":7}`, serviceNameKey, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := descriptionValue(tc.description, tc.key); got != tc.want {
+				t.Errorf("descriptionValue(%q, %q) = %q, want %q", tc.description, tc.key, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClusterID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, option, clusterName, want string
+		wantErr                         bool
+	}{
+		{name: "cluster name", clusterName: "kubernetes", want: "kubernetes"},
+		{name: "option wins", option: "abc123", clusterName: "kubernetes", want: "abc123"},
+		{name: "invalid characters", clusterName: "My_Cluster", wantErr: true},
+		{name: "too long", clusterName: strings.Repeat("c", 60), wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := New(nil, Options{ClusterID: tc.option})
+			got, err := b.clusterID(tc.clusterName)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("clusterID(%q) = %q, %v; want %q, error %v", tc.clusterName, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

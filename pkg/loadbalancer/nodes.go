@@ -1,0 +1,116 @@
+package loadbalancer
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// hosts returns the instance URLs of the nodes that may receive traffic,
+// sorted: a node labelled node.kubernetes.io/exclude-from-external-load-balancers
+// is left out, as the upstream service controller does.
+func (b *Balancer) hosts(ctx context.Context, nodes []*v1.Node) ([]string, error) {
+	var out []string
+	for _, n := range nodes {
+		if excluded(n) {
+			continue
+		}
+		link, err := b.instanceLink(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, link) {
+			out = append(out, link)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func excluded(n *v1.Node) bool {
+	v, ok := n.Labels[v1.LabelNodeExcludeBalancers]
+	if !ok {
+		return false
+	}
+	exclude, err := strconv.ParseBool(v)
+	return err != nil || exclude
+}
+
+// instanceLink is the URL of a node's VM: from its provider ID when it has
+// one (no API call), else from a lookup by name.
+func (b *Balancer) instanceLink(ctx context.Context, n *v1.Node) (string, error) {
+	if id := n.Spec.ProviderID; id != "" {
+		rest, ok := strings.CutPrefix(id, "gce://")
+		parts := strings.Split(rest, "/")
+		if !ok || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return "", fmt.Errorf("node %s: provider ID %q is not of the form gce://<project>/<zone>/<name>", n.Name, id)
+		}
+		if r := regionOfZone(parts[1]); r != b.opts.Region {
+			return "", fmt.Errorf("node %s is in zone %s, outside region %s: a target pool holds VMs of its own region only", n.Name, parts[1], b.opts.Region)
+		}
+		return instanceURL(parts[0], parts[1], parts[2]), nil
+	}
+	if b.opts.Instances == nil {
+		return "", fmt.Errorf("node %s has no provider ID and no instance lookup is configured", n.Name)
+	}
+	inst, err := b.opts.Instances.InstanceByNodeName(ctx, n.Name)
+	if err != nil {
+		return "", fmt.Errorf("find the VM of node %s: %w", n.Name, err)
+	}
+	return inst.GetSelfLink(), nil
+}
+
+// nodeTags returns the tags the firewalls target: gce.conf's node-tags, or
+// for each node VM its longest tag that is a prefix of the VM's name. A VM
+// without such a tag is an error rather than a firewall that opens the ports
+// on every VM of the network.
+func (b *Balancer) nodeTags(ctx context.Context, nodes []*v1.Node) ([]string, error) {
+	if len(b.opts.NodeTags) > 0 {
+		return sortedSet(b.opts.NodeTags), nil
+	}
+	if b.opts.Instances == nil {
+		return nil, fmt.Errorf("gce.conf sets no node-tags and no instance lookup is configured to read them from the node VMs")
+	}
+	var tags []string
+	for _, n := range nodes {
+		if excluded(n) {
+			continue
+		}
+		inst, err := b.opts.Instances.InstanceByNodeName(ctx, n.Name)
+		if err != nil {
+			return nil, fmt.Errorf("find the VM of node %s to read its network tags: %w", n.Name, err)
+		}
+		tag := ""
+		for _, t := range inst.GetTags().GetItems() {
+			if strings.HasPrefix(inst.GetName(), t) && len(t) > len(tag) {
+				tag = t
+			}
+		}
+		if tag == "" {
+			return nil, fmt.Errorf("gce.conf sets no node-tags and VM %s (node %s) has no network tag that is a prefix of its name (tags %v); "+
+				"set node-tags in gce.conf to the tags of the node VMs", inst.GetName(), n.Name, inst.GetTags().GetItems())
+		}
+		tags = append(tags, tag)
+	}
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("gce.conf sets no node-tags and there are no nodes to read network tags from")
+	}
+	return sortedSet(tags), nil
+}
+
+func regionOfZone(zone string) string {
+	if i := strings.LastIndexByte(zone, '-'); i > 0 {
+		return zone[:i]
+	}
+	return ""
+}
+
+func sortedSet(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
