@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the kube-apiserver and etcd binaries the integration tests run against
+# Builds the kube-apiserver, etcd and kubectl binaries the integration tests use
 # and prints the directory that holds them, for GCE_CCM_TEST_BIN:
 #
 #   GCE_CCM_TEST_BIN="$(test/tools/build.sh)" go test ./test/integration/...
@@ -79,8 +79,8 @@ fi
 tmp=""
 trap '[[ -z "${tmp}" ]] || rm -f "${tmp}"' EXIT
 
-build() { # name version estimate module-dir package ldflags
-	local name="$1" version="$2" estimate="$3" dir="$4" pkg="$5" ldflags="$6"
+build() { # name version estimate module-dir package ldflags [version-args]
+	local name="$1" version="$2" estimate="$3" dir="$4" pkg="$5" ldflags="$6" check="${7:---version}"
 	if [[ -x "${bin}/${name}" ]]; then
 		return
 	fi
@@ -88,7 +88,8 @@ build() { # name version estimate module-dir package ldflags
 	local start="${SECONDS}"
 	tmp="${bin}/.${name}.tmp.$$"
 	(cd "${dir}" && go build -ldflags "${ldflags}" -o "${tmp}" "${pkg}") >&2
-	"${tmp}" --version >/dev/null
+	# shellcheck disable=SC2086 # check holds the arguments that print the version
+	"${tmp}" ${check} >/dev/null
 	mv -f "${tmp}" "${bin}/${name}"
 	tmp=""
 	echo "built ${name} ${version} in $((SECONDS - start))s" >&2
@@ -96,5 +97,6 @@ build() { # name version estimate module-dir package ldflags
 
 build etcd "${etcd_version}" "2 minutes" "${etcd_mod}" go.etcd.io/etcd/server/v3 "${etcd_ldflags}"
 build kube-apiserver "${k8s_version}" "10 minutes" "${apiserver_mod}" k8s.io/kubernetes/cmd/kube-apiserver "${apiserver_ldflags}"
+build kubectl "${k8s_version}" "3 minutes" "${apiserver_mod}" k8s.io/kubernetes/cmd/kubectl "${apiserver_ldflags}" "version --client"
 
 echo "${bin}"
