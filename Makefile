@@ -17,7 +17,12 @@ build: ## Build the manager and the fake into bin/.
 
 .PHONY: demo
 demo: tools ## Run gce-ccm on this machine: etcd, kube-apiserver, the fake and the manager (Ctrl-C stops).
-	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) run ./test/demo
+	$(GO) build -o $(BIN)/gce-ccm-demo ./test/demo
+	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(BIN)/gce-ccm-demo
+
+.PHONY: bench
+bench: tools ## Measure convergence and API cost at scale against the model's lower bound (BENCH_ARGS="-quick": under 5 minutes).
+	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) run ./test/bench $(BENCH_ARGS)
 
 .PHONY: tools
 tools: ## Build kube-apiserver and etcd for tests and the demo (cached per user; first run ~12 minutes).
