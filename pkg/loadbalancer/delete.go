@@ -14,9 +14,18 @@ import (
 // a user's address is never released) and the target pools, then the
 // health checks. What is already gone is success, so a retry after a
 // partial failure finishes the job. It deletes whatever the Service's class,
-// as the service controller requires.
+// as the service controller requires. A Service that stays (its type
+// changed) loses its LoadBalancerSynced condition.
 func (b *Balancer) EnsureLoadBalancerDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
 	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithValues("service", klog.KObj(svc)))
+	if err := b.ensureDeleted(ctx, clusterName, svc); err != nil {
+		return err
+	}
+	b.forgetSync(ctx, svc)
+	return nil
+}
+
+func (b *Balancer) ensureDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
 	clusterID, err := b.clusterID(clusterName)
 	if err != nil {
 		clusterID = "" // then there is no shared check of ours to clean up

@@ -11,7 +11,8 @@ import (
 
 // EnsureLoadBalancer creates the service's load balancer or converges it to
 // the Service, and returns its IP. Bad input and resources that fail their
-// ownership check are errors found before the first write.
+// ownership check are errors found before the first write. The outcome is
+// recorded in the Service's LoadBalancerSynced condition (see recordSync).
 //
 // The writes run as a graph of their dependencies: the address, the health
 // check and the shared health check firewall start at once; the service's
@@ -23,29 +24,39 @@ func (b *Balancer) EnsureLoadBalancer(ctx context.Context, clusterName string, s
 		return nil, cloudprovider.ImplementedElsewhere
 	}
 	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithValues("service", klog.KObj(svc)))
-	sp, err := parseService(svc)
+	ip, err := b.ensure(ctx, clusterName, svc, nodes)
+	b.recordSync(ctx, svc, ip, err)
 	if err != nil {
 		return nil, err
+	}
+	return status(ip), nil
+}
+
+// ensure converges the load balancer and returns its IP.
+func (b *Balancer) ensure(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) (string, error) {
+	sp, err := parseService(svc)
+	if err != nil {
+		return "", err
 	}
 	clusterID, err := b.clusterID(clusterName)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	hosts, err := b.hosts(ctx, nodes)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	tags, err := b.nodeTags(ctx, nodes)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	o, err := b.observe(ctx, sp, clusterID, true)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	p, err := b.makePlan(ctx, sp, clusterID, hosts, tags, o)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 
 	addr := start(func() error { return b.ensureAddress(ctx, p) })
@@ -58,16 +69,16 @@ func (b *Balancer) EnsureLoadBalancer(ctx context.Context, clusterName string, s
 		return b.ensureServiceFirewalls(ctx, p)
 	})
 	if err := errors.Join(addr.wait(), pool.wait()); err != nil {
-		return nil, errors.Join(err, ipFWs.wait(), nodesFW.wait())
+		return "", errors.Join(err, ipFWs.wait(), nodesFW.wait())
 	}
 	err = b.ensureRules(ctx, p)
 	if err == nil {
 		err = b.cleanup(ctx, p)
 	}
 	if err := errors.Join(err, ipFWs.wait(), nodesFW.wait()); err != nil {
-		return nil, err
+		return "", err
 	}
-	return status(p.addr.ip), nil
+	return p.addr.ip, nil
 }
 
 // cleanup deletes what the change left unused: pools the rules left, then

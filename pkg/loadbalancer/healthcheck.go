@@ -114,7 +114,9 @@ func (b *Balancer) deleteNodesHealthCheck(ctx context.Context, clusterID string)
 	case gce.IsInUse(err):
 		klog.FromContext(ctx).V(4).Info("Keeping shared health check: other load balancers use it", "healthCheck", name)
 		return nil
-	case err != nil && !gce.IsNotFound(err):
+	case err == nil:
+		klog.FromContext(ctx).V(2).Info("Deleted shared health check: no load balancer uses it", "healthCheck", name)
+	case !gce.IsNotFound(err):
 		return err
 	}
 	return b.deleteFirewall(ctx, nodesHealthCheckFirewallName(clusterID))

@@ -85,6 +85,9 @@ type Options struct {
 	// Instances finds node VMs; required when nodes lack a provider ID or
 	// NodeTags is empty.
 	Instances InstanceFinder
+	// Status writes the Services' LoadBalancerSynced condition; nil writes
+	// none.
+	Status StatusWriter
 }
 
 // Balancer implements cloudprovider.LoadBalancer.
@@ -157,7 +160,8 @@ func (b *Balancer) GetLoadBalancer(ctx context.Context, clusterName string, svc 
 }
 
 // UpdateLoadBalancer brings the target pool's members in line with nodes;
-// nothing else changes.
+// nothing else changes. It leaves the LoadBalancerSynced condition alone:
+// pool membership says nothing about the rest of the Service.
 func (b *Balancer) UpdateLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
 	if foreignClass(svc) {
 		return cloudprovider.ImplementedElsewhere
@@ -223,14 +227,6 @@ func getOptional[T any](ctx context.Context, get func(context.Context, string) (
 		return nil, nil
 	}
 	return v, err
-}
-
-// ignoreNotFound makes deleting what is already gone a success.
-func ignoreNotFound(err error) error {
-	if gce.IsNotFound(err) {
-		return nil
-	}
-	return err
 }
 
 // parallel runs fns concurrently and joins their errors.

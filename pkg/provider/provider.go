@@ -38,6 +38,7 @@ type Provider struct {
 	instances    *instances.Instances
 	routes       *routes.Routes
 	lb           *loadbalancer.Balancer
+	lbStatus     *serviceStatus
 	apiMetrics   *gce.Metrics
 	routeMetrics *routes.Metrics
 }
@@ -73,13 +74,16 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 		Project: c.ProjectID, Zones: c.Zones, CacheTTL: opts.InstanceCacheTTL, IsNotFound: gce.IsNotFound,
 	})
 	routeMetrics := routes.NewMetrics()
+	lbStatus := &serviceStatus{}
 	return &Provider{
 		cloud:     cloud,
 		instances: inst,
 		routes:    routes.New(cloud, inst, c.NetworkURL(), routeMetrics),
 		lb: loadbalancer.New(cloud, loadbalancer.Options{
 			Project: c.ProjectID, Region: c.Region, NetworkURL: c.NetworkURL(), NodeTags: c.NodeTags, Instances: inst,
+			Status: lbStatus,
 		}),
+		lbStatus:     lbStatus,
 		apiMetrics:   apiMetrics,
 		routeMetrics: routeMetrics,
 	}, nil
@@ -94,8 +98,11 @@ func (p *Provider) Collectors() []metrics.Registerable {
 // Cloud returns the Compute API door, for the manager's own use.
 func (p *Provider) Cloud() *gce.Cloud { return p.cloud }
 
-// Initialize is called by the manager before the controllers start.
-func (p *Provider) Initialize(cloudprovider.ControllerClientBuilder, <-chan struct{}) {}
+// Initialize is called by the manager before the controllers start. It
+// gives the load balancers a client to write Service conditions with.
+func (p *Provider) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, _ <-chan struct{}) {
+	p.lbStatus.init(clientBuilder.ClientOrDie(serviceStatusClientName))
+}
 
 // LoadBalancer turns type=LoadBalancer Services into network load balancers.
 func (p *Provider) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return p.lb, true }

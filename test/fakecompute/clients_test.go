@@ -311,7 +311,6 @@ func names[T interface{ GetName() string }](items []T) []string {
 
 var (
 	str   = proto.String
-	i32   = proto.Int32
 	u32   = proto.Uint32
 	boolp = proto.Bool
 )

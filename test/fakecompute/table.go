@@ -94,12 +94,6 @@ func (t *table[T]) remove(key string) {
 	}
 }
 
-func (t *table[T]) reset() {
-	t.items = map[string]*record[T]{}
-	t.sorted = nil
-	t.dirty = false
-}
-
 // keys returns all keys in order; lists page through this order.
 func (t *table[T]) keys() []string {
 	if t.dirty || t.sorted == nil {
