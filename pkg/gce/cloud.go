@@ -176,10 +176,21 @@ func (c *Cloud) read(ctx context.Context, method string, fn func(ctx context.Con
 // mutation at most once.
 const maxAttempts = 4
 
-// write sends one mutation: it waits for the rate limiter, retries transient
-// failures with the same requestId, and waits for the operation to end. A
-// failed operation is an *OperationError.
+// write sends one mutation with the apiv1 client; see send.
 func (c *Cloud) write(ctx context.Context, method string, fn func(ctx context.Context, requestID string) (*compute.Operation, error)) error {
+	return c.send(ctx, method, func(ctx context.Context, requestID string) (*computepb.Operation, error) {
+		op, err := fn(ctx, requestID)
+		if err != nil {
+			return nil, err
+		}
+		return op.Proto(), nil
+	})
+}
+
+// send is the one path of every mutation: it waits for the rate limiter,
+// retries transient failures with the same requestId, and waits for the
+// operation to end. A failed operation is an *OperationError.
+func (c *Cloud) send(ctx context.Context, method string, fn func(ctx context.Context, requestID string) (*computepb.Operation, error)) error {
 	waitStart := time.Now()
 	if err := c.limiter.Wait(ctx); err != nil {
 		return fmt.Errorf("%s: waiting for the client-side rate limiter: %w", method, err)
@@ -187,7 +198,7 @@ func (c *Cloud) write(ctx context.Context, method string, fn func(ctx context.Co
 	c.metrics.RateLimiterWait.Observe(time.Since(waitStart).Seconds())
 	requestID := newRequestID()
 	start := time.Now()
-	var op *compute.Operation
+	var op *computepb.Operation
 	for attempt := 1; ; attempt++ {
 		t := time.Now()
 		var err error
@@ -204,7 +215,7 @@ func (c *Cloud) write(ctx context.Context, method string, fn func(ctx context.Co
 			return err
 		}
 	}
-	return c.wait(ctx, method, op.Proto(), start)
+	return c.wait(ctx, method, op, start)
 }
 
 // transient reports whether a request that failed may succeed when sent

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	computev1 "google.golang.org/api/compute/v1"
 	"google.golang.org/protobuf/encoding/protojson"
-	"k8s.io/klog/v2"
 )
 
 // Legacy HTTP health checks are the only kind a target pool accepts. They
@@ -98,39 +96,16 @@ func (c *Cloud) DeleteHTTPHealthCheck(ctx context.Context, name string) error {
 	return nil
 }
 
-// writeV1 is write for a mutation sent with google.golang.org/api/compute/v1:
-// the same rate limiting, retries with one requestId, metrics and operation
-// wait, with the operation converted to its apiv1 message.
+// writeV1 sends a mutation with google.golang.org/api/compute/v1 through
+// send, converting its operation to the apiv1 message.
 func (c *Cloud) writeV1(ctx context.Context, method string, fn func(ctx context.Context, requestID string) (*computev1.Operation, error)) error {
-	waitStart := time.Now()
-	if err := c.limiter.Wait(ctx); err != nil {
-		return fmt.Errorf("%s: waiting for the client-side rate limiter: %w", method, err)
-	}
-	c.metrics.RateLimiterWait.Observe(time.Since(waitStart).Seconds())
-	requestID := newRequestID()
-	start := time.Now()
-	var op *computev1.Operation
-	for attempt := 1; ; attempt++ {
-		t := time.Now()
-		var err error
-		op, err = fn(ctx, requestID)
-		c.observe(method, t, err)
-		if err == nil {
-			break
+	return c.send(ctx, method, func(ctx context.Context, requestID string) (*computepb.Operation, error) {
+		op, err := fn(ctx, requestID)
+		if err != nil {
+			return nil, err
 		}
-		if attempt == maxAttempts || !transient(err) || ctx.Err() != nil {
-			return err
-		}
-		klog.FromContext(ctx).V(4).Info("Retrying Compute request", "method", method, "attempt", attempt, "err", err)
-		if err := sleep(ctx, backoff(attempt)); err != nil {
-			return err
-		}
-	}
-	pb, err := operationFromV1(op)
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
-	return c.wait(ctx, method, pb, start)
+		return operationFromV1(op)
+	})
 }
 
 // operationFromV1 converts a compute/v1 operation to the apiv1 message
