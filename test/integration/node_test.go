@@ -206,7 +206,14 @@ func waitInitialised(t *testing.T, env *harness.Env, name string) {
 // deleteVM deletes a VM through the Compute API, as a person would.
 func deleteVM(t *testing.T, env *harness.Env, zone, name string) {
 	t.Helper()
-	url := fmt.Sprintf("%s/compute/v1/projects/%s/zones/%s/instances/%s", env.Fake.URL(), harness.Project, zone, name)
+	deleteAndWait(t, env, fmt.Sprintf("zones/%s/instances/%s", zone, name))
+}
+
+// deleteAndWait deletes a resource (a path below the project) through the
+// fake's REST API and waits until its delete operation has ended.
+func deleteAndWait(t *testing.T, env *harness.Env, path string) {
+	t.Helper()
+	url := fmt.Sprintf("%s/compute/v1/projects/%s/%s", env.Fake.URL(), harness.Project, path)
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -217,8 +224,16 @@ func deleteVM(t *testing.T, env *harness.Env, zone, name string) {
 	}
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("delete VM %s: %s", name, resp.Status)
+		t.Fatalf("delete %s: %s", path, resp.Status)
 	}
+	eventually(t, 30*time.Second, path+" deleted", func(ctx context.Context) (bool, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, err.Error()
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusNotFound, resp.Status
+	})
 }
 
 func hasTaint(n *corev1.Node, key string) bool {

@@ -245,26 +245,5 @@ func insertRouteJSON(t *testing.T, env *harness.Env, body string) {
 
 func deleteRouteByName(t *testing.T, env *harness.Env, name string) {
 	t.Helper()
-	url := fmt.Sprintf("%s/compute/v1/projects/%s/global/routes/%s", env.Fake.URL(), harness.Project, name)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("delete route %s: %s", name, resp.Status)
-	}
-	// The route is gone when its delete operation ends.
-	eventually(t, 30*time.Second, "route "+name+" deleted", func(ctx context.Context) (bool, string) {
-		resp, err := http.Get(url)
-		if err != nil {
-			return false, err.Error()
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusNotFound, resp.Status
-	})
+	deleteAndWait(t, env, "global/routes/"+name)
 }

@@ -46,6 +46,12 @@ type Options struct {
 	ManagerBinary string
 	// KeepDir keeps the control plane's directory after Stop.
 	KeepDir bool
+	// ExtraAPIServerArgs are appended to kube-apiserver's flags (a later
+	// flag wins), e.g. a larger --service-cluster-ip-range.
+	ExtraAPIServerArgs []string
+	// GCEConfExtra are further lines of gce.conf's [global] section, such
+	// as "api-write-qps = 50".
+	GCEConfExtra []string
 }
 
 // Env is a running control plane and fake, ready to run managers in.
@@ -83,7 +89,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 			return nil, fmt.Errorf("seed instance %s: %w", in.Name, err)
 		}
 	}
-	cp, err := framework.StartControlPlane(ctx, framework.Options{KeepDir: opts.KeepDir})
+	cp, err := framework.StartControlPlane(ctx, framework.Options{KeepDir: opts.KeepDir, ExtraAPIServerArgs: opts.ExtraAPIServerArgs})
 	if err != nil {
 		_ = fake.Close()
 		return nil, err
@@ -111,6 +117,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	e.GCEConf = filepath.Join(e.Dir, "gce.conf")
 	conf := fmt.Sprintf("[global]\nproject-id = %s\nnetwork-name = default\nlocal-zone = %s\nmultizone = true\napi-endpoint = %s\n",
 		Project, Zone, fake.URL())
+	for _, l := range opts.GCEConfExtra {
+		conf += l + "\n"
+	}
 	if err := os.WriteFile(e.GCEConf, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
@@ -204,6 +213,9 @@ func startManager(binary, name, logPath string, args []string) (*Manager, error)
 	}()
 	return m, nil
 }
+
+// PID is the manager process's id, e.g. to read its memory from /proc.
+func (m *Manager) PID() int { return m.cmd.Process.Pid }
 
 // Kill ends the manager at once (SIGKILL), as a crash would.
 func (m *Manager) Kill() {
