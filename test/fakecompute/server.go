@@ -38,6 +38,8 @@ type Config struct {
 	Zones []string
 	// Network is the name of the network created in every project. Default "default".
 	Network string
+	// ExtraNetworks are further networks, without subnetworks, in every project.
+	ExtraNetworks []string
 	// SubnetCIDR is the range of the network's subnetwork in every region,
 	// from which instances get their internal IPs. Default 10.128.0.0/16.
 	SubnetCIDR string
@@ -93,8 +95,10 @@ func (c *Config) validate() error {
 			return fmt.Errorf("invalid zone %q: want a name like us-central1-a", z)
 		}
 	}
-	if !validName(c.Network) {
-		return fmt.Errorf("invalid network name %q", c.Network)
+	for _, n := range append([]string{c.Network}, c.ExtraNetworks...) {
+		if !validName(n) {
+			return fmt.Errorf("invalid network name %q", n)
+		}
 	}
 	for _, r := range []string{c.SubnetCIDR, c.ExternalCIDR} {
 		p, err := netip.ParsePrefix(r)
@@ -244,6 +248,14 @@ func (s *Server) resetLocked() {
 					SelfLink: scopeLink(p, "zones/"+z)})
 			}
 			s.regionsT.put(p+"/global/"+r, reg)
+		}
+		for _, extra := range cfg.ExtraNetworks {
+			// Extra networks have no subnetworks: enough for routes and
+			// firewalls, which is what they exist to test.
+			ref := ref{project: p, scope: "global", kind: "networks", name: extra}
+			s.networks.put(ref.key(), &compute.Network{Kind: "compute#network", Id: s.newID(), Name: extra,
+				CreationTimestamp: s.timestamp(), SelfLink: ref.link(), Mtu: 1460,
+				RoutingConfig: &compute.NetworkRoutingConfig{RoutingMode: "REGIONAL"}})
 		}
 		netRef := ref{project: p, scope: "global", kind: "networks", name: cfg.Network}
 		network := &compute.Network{Kind: "compute#network", Id: s.newID(), Name: cfg.Network,

@@ -82,12 +82,16 @@ func networkAvailable(t *testing.T, env *harness.Env, node string) {
 }
 
 func TestRoutesFollowNodes(t *testing.T) {
-	env := startEnv(t, fakecompute.Config{Latency: 100 * time.Millisecond},
+	env := startEnv(t, fakecompute.Config{Latency: 100 * time.Millisecond, ExtraNetworks: []string{"other-net"}},
 		seed("node-a", "us-central1-a"), seed("node-b", "us-central1-b"), seed("node-c", "us-central1-c"))
-	// Routes that are not ours, which must survive untouched.
+	// Routes that are not ours, which must survive untouched although the
+	// route controller would delete them as stale (their CIDRs are in the
+	// cluster CIDR and belong to no node) if gce-ccm reported them as ours.
 	for _, r := range []string{
 		`{"name":"other-cluster-route","network":"global/networks/default","destRange":"10.244.50.0/24","nextHopInstance":"zones/us-central1-a/instances/node-a","description":"k8s-node-route"}`,
 		`{"name":"itest-by-hand","network":"global/networks/default","destRange":"10.244.51.0/24","nextHopInstance":"zones/us-central1-a/instances/node-a","description":"made by a person"}`,
+		// Our prefix and description, but on another network.
+		`{"name":"itest-other-network","network":"global/networks/other-net","destRange":"10.244.99.0/24","nextHopInstance":"zones/us-central1-a/instances/node-a","description":"k8s-node-route"}`,
 	} {
 		insertRouteJSON(t, env, r)
 	}
