@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"google.golang.org/api/googleapi"
@@ -28,11 +29,36 @@ type QuotaInfo struct {
 	Limit  float64
 }
 
-// QuotaOf returns the quota a quota error names, when GCE said which.
+// QuotaOf returns the quota a quota error names, when GCE said which: in
+// an operation error's quotaInfo, or in the ErrorInfo details of a refused
+// request.
 func QuotaOf(err error) (metric string, limit float64, ok bool) {
 	var oerr *OperationError
 	if errors.As(err, &oerr) && oerr.Quota != nil {
 		return oerr.Quota.Metric, oerr.Quota.Limit, true
+	}
+	// googleapi keeps the body's details as decoded JSON. (apierror's typed
+	// details stay empty for Compute: its bodies carry "errors", which
+	// apierror's strict schema rejects.)
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) {
+		for _, d := range gerr.Details {
+			m, _ := d.(map[string]any)
+			if typ, _ := m["@type"].(string); !strings.HasSuffix(typ, "google.rpc.ErrorInfo") {
+				continue
+			}
+			md, _ := m["metadata"].(map[string]any)
+			metric, _ := md["quota_metric"].(string)
+			if metric == "" {
+				continue
+			}
+			value, _ := md["quota_limit_value"].(string)
+			limit, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				limit = -1
+			}
+			return metric, limit, true
+		}
 	}
 	return "", 0, false
 }

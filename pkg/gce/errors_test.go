@@ -64,3 +64,31 @@ func TestUpperSnake(t *testing.T) {
 		}
 	}
 }
+
+func TestQuotaOf(t *testing.T) {
+	t.Parallel()
+	inOp := fmt.Errorf("wrapped: %w", &OperationError{HTTPStatus: 403, Codes: []string{"QUOTA_EXCEEDED"},
+		Quota: &QuotaInfo{Metric: "compute.googleapis.com/routes", Limit: 250}})
+	sync := &googleapi.Error{Code: 403, Errors: []googleapi.ErrorItem{{Reason: "quotaExceeded"}}, Details: []any{
+		map[string]any{"@type": "type.googleapis.com/google.rpc.Help"},
+		map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "QUOTA_EXCEEDED",
+			"metadata": map[string]any{"quota_metric": "STATIC_ROUTES_PER_NETWORK", "quota_limit_value": "100"}},
+	}}
+	for _, tc := range []struct {
+		name   string
+		err    error
+		metric string
+		limit  float64
+		ok     bool
+	}{
+		{"operation quotaInfo", inOp, "compute.googleapis.com/routes", 250, true},
+		{"request ErrorInfo", fmt.Errorf("insert: %w", sync), "STATIC_ROUTES_PER_NETWORK", 100, true},
+		{"no details", &googleapi.Error{Code: 403}, "", 0, false},
+		{"not a Compute error", fmt.Errorf("boom"), "", 0, false},
+	} {
+		metric, limit, ok := QuotaOf(tc.err)
+		if metric != tc.metric || limit != tc.limit || ok != tc.ok {
+			t.Errorf("%s: QuotaOf = %q, %v, %v; want %q, %v, %v", tc.name, metric, limit, ok, tc.metric, tc.limit, tc.ok)
+		}
+	}
+}

@@ -162,8 +162,8 @@ func TestCreateQuotaErrorNamesQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := e.routes.CreateRoute(context.Background(), cluster, uidA, route("node-a", "10.244.1.0/24"))
-	if !gce.IsQuotaExceeded(err) || !strings.Contains(err.Error(), "STATIC_ROUTES_PER_NETWORK") {
-		t.Fatalf("err = %v, want a quota error naming STATIC_ROUTES_PER_NETWORK", err)
+	if !gce.IsQuotaExceeded(err) || !strings.Contains(err.Error(), "quota STATIC_ROUTES_PER_NETWORK is exhausted (limit 0)") {
+		t.Fatalf("err = %v, want a quota error naming STATIC_ROUTES_PER_NETWORK and its limit", err)
 	}
 }
 

@@ -17,6 +17,8 @@ type Error struct {
 	Reason  string `json:"reason"`
 	Message string `json:"message"`
 	Domain  string `json:"domain,omitempty"`
+	// Details are google.rpc status details (objects with an "@type").
+	Details []map[string]any `json:"details,omitempty"`
 }
 
 func (e *Error) Error() string {
@@ -74,7 +76,13 @@ func errRequired(field string) *Error {
 
 func errQuota(metric string, limit int, scope string) *Error {
 	return &Error{Code: http.StatusForbidden, Reason: ReasonQuotaExceeded, Domain: "usageLimits",
-		Message: fmt.Sprintf("Quota '%s' exceeded.  Limit: %d.0 %s.", metric, limit, scope)}
+		Message: fmt.Sprintf("Quota '%s' exceeded.  Limit: %d.0 %s.", metric, limit, scope),
+		// Machine-readable, so clients need not parse the message.
+		Details: []map[string]any{{
+			"@type":  "type.googleapis.com/google.rpc.ErrorInfo",
+			"reason": "QUOTA_EXCEEDED", "domain": "compute.googleapis.com",
+			"metadata": map[string]string{"quota_metric": metric, "quota_limit_value": fmt.Sprint(limit)},
+		}}}
 }
 
 func errRateLimited() *Error {
@@ -100,11 +108,15 @@ func writeError(w http.ResponseWriter, e *Error) {
 	if domain == "" {
 		domain = "global"
 	}
-	body := map[string]any{"error": map[string]any{
+	inner := map[string]any{
 		"code":    e.Code,
 		"message": e.Message,
 		"errors":  []map[string]string{{"domain": domain, "reason": e.Reason, "message": e.Message}},
-	}}
+	}
+	if len(e.Details) > 0 {
+		inner["details"] = e.Details
+	}
+	body := map[string]any{"error": inner}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(e.Code)
 	_ = json.NewEncoder(w).Encode(body)

@@ -148,7 +148,7 @@ func TestRoutesQuotaExhaustedThenRaised(t *testing.T) {
 	a := createNodeWithCIDRs(t, env, "node-a", "10.244.1.0/24")
 	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a")
 	b := createNodeWithCIDRs(t, env, "node-b", "10.244.2.0/24")
-	waitEvent(t, env, "node-b", "FailedToCreateRoute", "STATIC_ROUTES_PER_NETWORK")
+	waitEvent(t, env, "node-b", "FailedToCreateRoute", "quota STATIC_ROUTES_PER_NETWORK is exhausted (limit 1)")
 
 	if err := env.Fake.SetQuota(fakecompute.QuotaRoutes, 10); err != nil {
 		t.Fatal(err)
