@@ -3,8 +3,6 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.2
 BIN := bin
-VERSION ?= v0.1.0-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
-LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(VERSION)
 
 .DEFAULT_GOAL := help
 
@@ -14,7 +12,7 @@ help: ## List the targets.
 
 .PHONY: build
 build: ## Build the manager and the fake into bin/.
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gce-cloud-controller-manager ./cmd/gce-cloud-controller-manager
+	$(GO) build -o $(BIN)/gce-cloud-controller-manager ./cmd/gce-cloud-controller-manager
 	$(GO) build -o $(BIN)/fake-compute ./cmd/fake-compute
 
 .PHONY: demo
