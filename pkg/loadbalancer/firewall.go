@@ -231,8 +231,13 @@ func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) 
 		return nil
 	}
 	want := nodesHealthCheckFirewall(p.clusterID, b.opts.NetworkURL, p.tags)
-	return b.ensureFirewall(ctx, want, p.obs.nodesHCFW,
-		func(d string) bool { return ownedNodesHealthCheckFirewall(d, p.clusterID) }, "cluster "+p.clusterID)
+	// Services that want the same rule share one write of it.
+	key := "firewalls/" + want.GetName() + "/" + strings.Join(want.GetTargetTags(), ",")
+	_, err := b.shared.do(ctx, key, func() (string, error) {
+		return "", b.ensureFirewall(ctx, want, p.obs.nodesHCFW,
+			func(d string) bool { return ownedNodesHealthCheckFirewall(d, p.clusterID) }, "cluster "+p.clusterID)
+	})
+	return err
 }
 
 // ensureServiceFirewalls converges the firewalls that name the IP: the

@@ -100,6 +100,8 @@ type Balancer struct {
 	// pool uses it any more) holds it for writing, so that it is never
 	// deleted between one service's check for it and its attachment.
 	nodesHC sync.RWMutex
+	// shared dedupes concurrent writes of the resources Services share.
+	shared sharedWrites
 }
 
 var _ cloudprovider.LoadBalancer = (*Balancer)(nil)

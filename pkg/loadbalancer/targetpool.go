@@ -204,7 +204,14 @@ func (b *Balancer) ensureHealthCheckAndPool(ctx context.Context, p *plan) error 
 		have, owner = p.obs.nodesHC, "cluster "+p.clusterID
 		owned = func(d string) bool { return ownedNodesHealthCheck(d, p.clusterID) }
 	}
-	link, err := b.ensureHealthCheck(ctx, p.hc, have, owned, owner)
+	ensure := func() (string, error) { return b.ensureHealthCheck(ctx, p.hc, have, owned, owner) }
+	var link string
+	var err error
+	if p.sp.local {
+		link, err = ensure()
+	} else {
+		link, err = b.shared.do(ctx, "httpHealthChecks/"+p.hc.Name, ensure)
+	}
 	if err != nil {
 		return err
 	}

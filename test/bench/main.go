@@ -51,6 +51,16 @@ func run() error {
 	flag.BoolVar(&cfg.quick, "quick", false, fmt.Sprintf("quick mode: -scale %g and a short S1, all scenarios in under five minutes", quickScale))
 	flag.StringVar(&cfg.out, "out", "bin/bench", "directory for results.json and route-convergence.svg")
 	flag.BoolVar(&cfg.profile, "profile", false, "write the manager's CPU profile (over the model's time) and heap profile of each measured phase into -out")
+	flag.Func("manager-arg", "a further manager flag, e.g. -manager-arg=--concurrent-service-syncs=20 (repeatable; later flags win)",
+		func(v string) error { cfg.managerArgs = append(cfg.managerArgs, v); return nil })
+	flag.Func("manager-env", "a further variable of the manager's environment, e.g. -manager-env=GOMEMLIMIT=200MiB (repeatable)",
+		func(v string) error {
+			if !strings.Contains(v, "=") {
+				return errors.New("want NAME=VALUE")
+			}
+			cfg.managerEnv = append(cfg.managerEnv, v)
+			return nil
+		})
 	flag.BoolVar(&cfg.keep, "keep", false, "keep each scenario's control plane directory (logs, manager log) for debugging")
 	flag.Parse()
 
@@ -94,12 +104,14 @@ func run() error {
 	}
 
 	rep := report{
-		Command:    strings.Join(append([]string{"bench"}, os.Args[1:]...), " "),
-		Started:    time.Now().UTC().Format(time.RFC3339),
-		Machine:    machine(),
-		LatencySec: cfg.latency.Seconds(),
-		QPS:        cfg.qps,
-		Scale:      cfg.scale,
+		Command:     strings.Join(append([]string{"bench"}, os.Args[1:]...), " "),
+		Started:     time.Now().UTC().Format(time.RFC3339),
+		Machine:     machine(),
+		LatencySec:  cfg.latency.Seconds(),
+		QPS:         cfg.qps,
+		Scale:       cfg.scale,
+		ManagerArgs: append(managerArgs(&cfg, true), cfg.managerArgs...),
+		ManagerEnv:  append(slices.Clone(managerEnv), cfg.managerEnv...),
 	}
 	start := time.Now()
 	var failed []string
@@ -152,7 +164,10 @@ type config struct {
 	out     string
 	keep    bool
 	profile bool
-	manager string // the built manager binary
+	// managerArgs and managerEnv are added to every scenario's manager.
+	managerArgs []string
+	managerEnv  []string
+	manager     string // the built manager binary
 }
 
 // n scales a count, keeping at least min.
@@ -165,15 +180,20 @@ func (c *config) burst() int { return max(1, int(c.qps)) }
 
 // report is results.json.
 type report struct {
-	Command    string    `json:"command"`
-	Started    string    `json:"started"`
-	Machine    machineT  `json:"machine"`
-	LatencySec float64   `json:"latencySeconds"`
-	QPS        float64   `json:"qps"`
-	Scale      float64   `json:"scale"`
-	TotalSec   float64   `json:"totalSeconds"`
-	LoadAvgEnd string    `json:"loadAvgEnd"`
-	Results    []*result `json:"results"`
+	Command    string   `json:"command"`
+	Started    string   `json:"started"`
+	Machine    machineT `json:"machine"`
+	LatencySec float64  `json:"latencySeconds"`
+	QPS        float64  `json:"qps"`
+	Scale      float64  `json:"scale"`
+	// ManagerArgs and ManagerEnv are what the manager runs with (the
+	// harness's own flags first); scenarios without routes leave out
+	// --configure-cloud-routes and --cluster-cidr.
+	ManagerArgs []string  `json:"managerArgs"`
+	ManagerEnv  []string  `json:"managerEnv"`
+	TotalSec    float64   `json:"totalSeconds"`
+	LoadAvgEnd  string    `json:"loadAvgEnd"`
+	Results     []*result `json:"results"`
 }
 
 type machineT struct {

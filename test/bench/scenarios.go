@@ -165,7 +165,7 @@ func runRoutes(ctx context.Context, c *config, name string, n int, chart bool) (
 		return nil, err
 	}
 	created := time.Since(t0)
-	err = poll(ctx, timeoutFor(r.BoundSeconds), 100*time.Millisecond, func() (bool, string) {
+	err = w.poll(ctx, timeoutFor(r.BoundSeconds), 100*time.Millisecond, func() (bool, string) {
 		avail, _ := w.nodeCounts()
 		if avail < n {
 			return false, fmt.Sprintf("%d of %d nodes NetworkUnavailable=False", avail, n)
@@ -285,7 +285,7 @@ func runNodeJoin(ctx context.Context, c *config) (*result, error) {
 	}
 	// The fake shows a change as soon as it accepts it; the change is done
 	// when its operation is, which the manager's wait on it tells.
-	err = poll(ctx, timeoutFor(r.BoundSeconds), 100*time.Millisecond, func() (bool, string) {
+	err = w.poll(ctx, timeoutFor(r.BoundSeconds), 100*time.Millisecond, func() (bool, string) {
 		if waited := w.env.Fake.Calls()["regionOperations.wait"]["ok"]; waited < count {
 			return false, fmt.Sprintf("%d of %d membership operations waited for", waited, count)
 		}

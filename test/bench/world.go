@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,10 +44,15 @@ var zones = []string{"us-central1-a", "us-central1-b", "us-central1-c"}
 // managerArgs is how the bench runs the manager: product defaults where the
 // harness shortens periods for tests, plus the tuning that thousands of
 // nodes and hundreds of Services need.
-func managerArgs(routes bool) []string {
+func managerArgs(c *config, routes bool) []string {
 	args := []string{
 		"--cluster-name=" + clusterName,
-		// Back to the product's defaults (the harness shortens them).
+		// Back to the product's defaults (the harness shortens them for
+		// failover tests; a 1.5s lease request timeout loses the lease on a
+		// busy machine, and the manager exits).
+		"--leader-elect-lease-duration=15s",
+		"--leader-elect-renew-deadline=10s",
+		"--leader-elect-retry-period=2s",
 		"--node-monitor-period=5s",
 		"--instance-cache-ttl=15s",
 		"--v=1",
@@ -58,11 +65,7 @@ func managerArgs(routes bool) []string {
 		// and its buffers.
 		"--kube-api-qps=300",
 		"--kube-api-burst=300",
-		// A Service takes at least 3 L (health check, pool, rule in a
-		// chain) with about 4 writes; keeping Q writes in flight takes about
-		// Q*3L/4 concurrent syncs, and N1's node sync uses the same number
-		// of workers, each holding one membership write for L.
-		"--concurrent-service-syncs=50",
+		fmt.Sprintf("--concurrent-service-syncs=%d", serviceSyncs(c)),
 		"--concurrent-node-syncs=10",
 	}
 	if routes {
@@ -70,6 +73,23 @@ func managerArgs(routes bool) []string {
 	}
 	return args
 }
+
+// serviceSyncs is how many Services the manager syncs at once: enough to
+// keep the write rate at Q, and no more, since every sync in flight holds
+// its node list, target pools and buffers. A new Service takes at least 3 L
+// (health check, pool, rule in a chain) for about 4 writes, so Q writes a
+// second need about Q*3L/4 syncs; N1's node sync uses as many workers, each
+// holding one membership write for L, so it needs Q*L. A quarter more
+// absorbs the reads and the scheduling around the writes.
+func serviceSyncs(c *config) int {
+	return max(10, int(math.Ceil(1.25*c.qps*c.latency.Seconds())))
+}
+
+// managerEnv is the manager's environment. GOMEMLIMIT bounds the heap:
+// without it the Go runtime lets the heap grow to twice what is live
+// before collecting, which at 5,000 nodes and 1,000 Services put the
+// manager at 400 MiB. A deployment sets it next to its memory limit.
+var managerEnv = []string{"GOMEMLIMIT=200MiB"}
 
 // world is one scenario's control plane, fake and manager.
 type world struct {
@@ -83,10 +103,7 @@ type world struct {
 	services cache.Store
 	stopInf  context.CancelFunc
 
-	mu      sync.Mutex
-	created []*corev1.Node // by index
-
-	callsAt time.Time // when ResetCalls last ran
+	exited atomic.Pointer[string] // why the manager ended, once it has
 }
 
 // worldOpts shape a world.
@@ -114,6 +131,7 @@ func startWorld(ctx context.Context, cfg *config, name string, o worldOpts) (_ *
 		Fake:               fakecompute.Config{Latency: cfg.latency},
 		ManagerBinary:      cfg.manager,
 		KeepDir:            cfg.keep,
+		ManagerEnv:         append(slices.Clone(managerEnv), cfg.managerEnv...),
 		ExtraAPIServerArgs: []string{"--service-cluster-ip-range=" + serviceIPRange},
 		GCEConfExtra: []string{
 			fmt.Sprintf("api-write-qps = %g", qps),
@@ -156,9 +174,14 @@ func startWorld(ctx context.Context, cfg *config, name string, o worldOpts) (_ *
 		return nil, errors.New("bench informers did not sync")
 	}
 
-	if w.mgr, err = env.StartManager("manager", managerArgs(o.routes)...); err != nil {
+	if w.mgr, err = env.StartManager("manager", append(managerArgs(cfg, o.routes), cfg.managerArgs...)...); err != nil {
 		return nil, err
 	}
+	go func() {
+		code, err := w.mgr.Wait(context.Background())
+		why := fmt.Sprintf("the manager exited (code %d, %v); log: %s", code, err, w.mgr.LogPath)
+		w.exited.Store(&why)
+	}()
 	// The measurement starts with the controllers running, as in a
 	// cluster that nodes and Services join.
 	marker := "Starting service controller"
@@ -228,13 +251,9 @@ func (w *world) createNodes(ctx context.Context, from, to int) error {
 			Spec: corev1.NodeSpec{PodCIDR: cidr, PodCIDRs: []string{cidr},
 				Taints: []corev1.Taint{{Key: uninitializedTaint, Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
 		}
-		created, err := w.admin.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
-		if err != nil {
+		if _, err := w.admin.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create node %s: %w", n.Name, err)
 		}
-		w.mu.Lock()
-		w.created = append(w.created, created)
-		w.mu.Unlock()
 		// Node lifecycle checks reach the cloud only for nodes that are not
 		// Ready; a cluster's nodes are Ready.
 		if _, err := w.admin.CoreV1().Nodes().PatchStatus(ctx, n.Name, readyPatch()); err != nil {
@@ -303,7 +322,7 @@ func hasTaint(n *corev1.Node, key string) bool {
 // waitNodes waits until want nodes are initialised (and, with routes,
 // network available).
 func (w *world) waitNodes(ctx context.Context, want int, routes bool, timeout time.Duration) error {
-	return poll(ctx, timeout, 200*time.Millisecond, func() (bool, string) {
+	return w.poll(ctx, timeout, 200*time.Millisecond, func() (bool, string) {
 		avail, init := w.nodeCounts()
 		if routes && avail < want {
 			return false, fmt.Sprintf("%d of %d nodes NetworkUnavailable=False", avail, want)
@@ -314,17 +333,30 @@ func (w *world) waitNodes(ctx context.Context, want int, routes bool, timeout ti
 
 // waitServices waits until want Services have an IP.
 func (w *world) waitServices(ctx context.Context, want int, timeout time.Duration) error {
-	return poll(ctx, timeout, 200*time.Millisecond, func() (bool, string) {
+	return w.poll(ctx, timeout, 200*time.Millisecond, func() (bool, string) {
 		got := w.servicesWithIP()
 		return got >= want, fmt.Sprintf("%d of %d Services have an IP", got, want)
 	})
 }
 
-// resetCalls starts counting Compute API calls afresh.
-func (w *world) resetCalls() {
-	w.env.Fake.ResetCalls()
-	w.callsAt = time.Now()
+// poll is poll that gives up as soon as the manager has exited.
+func (w *world) poll(ctx context.Context, timeout, interval time.Duration, cond func() (bool, string)) error {
+	var exited error
+	err := poll(ctx, timeout, interval, func() (bool, string) {
+		if why := w.exited.Load(); why != nil {
+			exited = errors.New(*why)
+			return true, ""
+		}
+		return cond()
+	})
+	if exited != nil {
+		return exited
+	}
+	return err
 }
+
+// resetCalls starts counting Compute API calls afresh.
+func (w *world) resetCalls() { w.env.Fake.ResetCalls() }
 
 // peakRSS is the manager's peak resident set (VmHWM) in MiB.
 func (w *world) peakRSS() (float64, error) {

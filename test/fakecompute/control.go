@@ -209,6 +209,20 @@ func (s *Server) Calls() map[string]map[string]int {
 	return out
 }
 
+// RunningOperations returns how many operations have not ended yet: with a
+// latency set, a test sees how many of its mutations are in flight at once.
+func (s *Server) RunningOperations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, o := range s.ops {
+		if !o.isDone() {
+			n++
+		}
+	}
+	return n
+}
+
 // ResetCalls zeroes the call counts.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()

@@ -49,6 +49,9 @@ type Options struct {
 	// ExtraAPIServerArgs are appended to kube-apiserver's flags (a later
 	// flag wins), e.g. a larger --service-cluster-ip-range.
 	ExtraAPIServerArgs []string
+	// ManagerEnv are added to the managers' environment (the harness's own
+	// otherwise), e.g. GOMEMLIMIT or GODEBUG=gctrace=1.
+	ManagerEnv []string
 	// GCEConfExtra are further lines of gce.conf's [global] section, such
 	// as "api-write-qps = 50".
 	GCEConfExtra []string
@@ -183,7 +186,7 @@ func (e *Env) StartManager(name string, extra ...string) (*Manager, error) {
 	}
 	certDir := filepath.Join(e.Dir, name+"-certs")
 	args := append(e.ManagerArgs(port, certDir), extra...)
-	m, err := startManager(e.opts.ManagerBinary, name, filepath.Join(e.Dir, name+".log"), args)
+	m, err := startManager(e.opts.ManagerBinary, name, filepath.Join(e.Dir, name+".log"), args, e.opts.ManagerEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -194,12 +197,15 @@ func (e *Env) StartManager(name string, extra ...string) (*Manager, error) {
 	return m, nil
 }
 
-func startManager(binary, name, logPath string, args []string) (*Manager, error) {
+func startManager(binary, name, logPath string, args, env []string) (*Manager, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(binary, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
