@@ -117,7 +117,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("gce.conf: api-write-burst must not be negative, got %d", c.WriteBurst)
 	}
 	for _, t := range c.NodeTags {
-		if !validName(t) {
+		if !ValidName(t) {
 			return fmt.Errorf("gce.conf: node-tags: %q is not a valid network tag", t)
 		}
 	}
@@ -127,7 +127,7 @@ func (c *Config) validate() error {
 		}
 	}
 	for key, v := range map[string]string{"network-name": c.NetworkName, "subnetwork-name": c.SubnetworkName, "local-zone": c.LocalZone} {
-		if v != "" && !validName(lastPathSegment(v)) {
+		if v != "" && !ValidName(lastPathSegment(v)) {
 			return fmt.Errorf("gce.conf: %s: %q is not a valid name", key, v)
 		}
 	}
@@ -211,7 +211,9 @@ func regionOfZone(zone string) string {
 
 func lastPathSegment(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
 
-func validName(s string) bool {
+// ValidName reports whether s is a valid GCE resource name or network tag:
+// [a-z]([-a-z0-9]*[a-z0-9])?, 1 to 63 characters.
+func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' || s[len(s)-1] == '-' {
 		return false
 	}
@@ -229,5 +231,5 @@ func validProject(s string) bool {
 	if _, after, ok := strings.Cut(s, ":"); ok {
 		s = after
 	}
-	return len(s) >= 4 && len(s) <= 30 && validName(s)
+	return len(s) >= 4 && len(s) <= 30 && ValidName(s)
 }

@@ -215,7 +215,7 @@ func (b *Balancer) clusterID(clusterName string) (string, error) {
 	if id == "" {
 		id = clusterName
 	}
-	if name := nodesHealthCheckFirewallName(id); !validName(name) {
+	if name := nodesHealthCheckFirewallName(id); !gce.ValidName(name) {
 		return "", fmt.Errorf("cluster id %q makes the GCE name %q, which is not valid (lowercase letters, digits and dashes, at most 63 characters); "+
 			"set a shorter --cluster-name", id, name)
 	}
@@ -264,19 +264,6 @@ func start(fn func() error) *task {
 func (t *task) wait() error {
 	<-t.done
 	return t.err
-}
-
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func ptr[T any](v T) *T { return &v }

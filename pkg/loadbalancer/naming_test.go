@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gce-ccm/gce-ccm/pkg/gce"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -56,7 +58,7 @@ func TestNamesGolden(t *testing.T) {
 	}
 	for _, name := range []string{lb, firewallName(lb), localHealthCheckFirewallName(lb), alternateTargetPoolName(lb),
 		forwardingRuleName(lb, v1.ProtocolUDP), nodesHealthCheckFirewallName("my-cluster")} {
-		if !validName(name) {
+		if !gce.ValidName(name) {
 			t.Errorf("%q is not a valid GCE name", name)
 		}
 	}
