@@ -38,10 +38,15 @@ func (b *Balancer) ensureDeleted(ctx context.Context, clusterName string, svc *v
 		return err
 	}
 	nodesLink := healthCheckURL(b.opts.Project, nodesHealthCheckName(clusterID))
-	tryNodesHC := o.nodesHC != nil && svc.Spec.ExternalTrafficPolicy != v1.ServiceExternalTrafficPolicyLocal
+	// The shared check's firewall counts too: a delete that removed the
+	// check but failed on its firewall must remove the firewall when it is
+	// retried. deleteNodesHealthCheck keeps both while another load balancer
+	// uses the check.
+	shared := o.nodesHC != nil || o.nodesHCFW != nil
+	tryNodesHC := shared && svc.Spec.ExternalTrafficPolicy != v1.ServiceExternalTrafficPolicyLocal
 	for _, tp := range o.pools {
 		for _, hc := range tp.GetHealthChecks() {
-			tryNodesHC = tryNodesHC || (o.nodesHC != nil && sameResource(hc, nodesLink))
+			tryNodesHC = tryNodesHC || (shared && sameResource(hc, nodesLink))
 		}
 	}
 

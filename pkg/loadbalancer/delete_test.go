@@ -83,3 +83,31 @@ func TestDeleteAfterFailedCreate(t *testing.T) {
 		t.Errorf("left %v", n)
 	}
 }
+
+// TestDeleteRetryRemovesSharedFirewall: a delete that removed the shared
+// health check but failed on its firewall removes the firewall when retried,
+// although the check it belongs to is gone by then.
+func TestDeleteRetryRemovesSharedFirewall(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	svc := service("web")
+	e.ensure(svc)
+	if err := e.fake.InjectFault(fakecompute.Fault{Method: "firewalls.delete", Count: 8, Code: 500, Reason: "backendError"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lb.EnsureLoadBalancerDeleted(e.ctx, cluster, svc); err == nil {
+		t.Fatal("delete succeeded although every firewall delete failed")
+	}
+	e.fake.ClearFaults()
+	if len(e.fake.Dump().HTTPHealthChecks) != 0 {
+		t.Fatalf("the shared health check should be gone after the first delete: %v", e.fake.Dump().HTTPHealthChecks)
+	}
+	e.delete(svc)
+	if fws := e.fake.Dump().Firewalls; len(fws) != 0 {
+		var names []string
+		for _, fw := range fws {
+			names = append(names, fw.Name)
+		}
+		t.Errorf("firewalls left after the retried delete: %v", names)
+	}
+}
