@@ -12,34 +12,15 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
+	"github.com/gce-ccm/gce-ccm/pkg/gce/gcetest"
 	"github.com/gce-ccm/gce-ccm/pkg/instances"
 	"github.com/gce-ccm/gce-ccm/test/fakecompute"
 )
 
 func setup(t *testing.T, ttl time.Duration) (*instances.Instances, *fakecompute.Server) {
 	t.Helper()
-	srv, err := fakecompute.New(fakecompute.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	ctx := context.Background()
-	cfg := gce.Config{ProjectID: "fake-project", NetworkName: "default", LocalZone: "us-central1-a", Multizone: true, APIEndpoint: srv.URL()}
-	if err := cfg.Complete(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	hc, err := gce.NewHTTPClient(ctx, &cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := gce.New(ctx, cfg, hc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cloud.Close)
+	srv := gcetest.StartFake(t, fakecompute.Config{})
+	cloud := gcetest.NewCloud(t, srv, gce.Config{ProjectID: "fake-project", NetworkName: "default", LocalZone: "us-central1-a", Multizone: true})
 	c := cloud.Config()
 	return instances.New(cloud, instances.Options{Project: c.ProjectID, Zones: c.Zones, CacheTTL: ttl, IsNotFound: gce.IsNotFound}), srv
 }

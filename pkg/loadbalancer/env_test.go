@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
+	"github.com/gce-ccm/gce-ccm/pkg/gce/gcetest"
 	"github.com/gce-ccm/gce-ccm/pkg/instances"
 	"github.com/gce-ccm/gce-ccm/pkg/loadbalancer"
 	"github.com/gce-ccm/gce-ccm/test/fakecompute"
@@ -66,14 +67,7 @@ func setup(t *testing.T, options ...envOption) *env {
 	for _, o := range options {
 		o(c)
 	}
-	srv, err := fakecompute.New(c.fake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := gcetest.StartFake(t, c.fake)
 	e := &env{t: t, ctx: context.Background(), fake: srv}
 	for i := range c.vms {
 		seed := c.seeds(i)
@@ -82,19 +76,8 @@ func setup(t *testing.T, options ...envOption) *env {
 		}
 		e.nodes = append(e.nodes, node(seed.Name, true))
 	}
-	cfg := gce.Config{ProjectID: project, NetworkName: "default", LocalZone: zone, APIEndpoint: srv.URL(), WriteQPS: 1000, WriteBurst: 1000}
-	if err := cfg.Complete(e.ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	hc, err := gce.NewHTTPClient(e.ctx, &cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := gce.New(e.ctx, cfg, hc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cloud.Close)
+	cloud := gcetest.NewCloud(t, srv, gce.Config{ProjectID: project, NetworkName: "default", LocalZone: zone, WriteQPS: 1000, WriteBurst: 1000})
+	cfg := cloud.Config()
 	e.cloud = cloud
 	if c.opts.Instances == nil {
 		c.opts.Instances = instances.New(cloud, instances.Options{Project: project, Zones: cfg.Zones, CacheTTL: time.Minute, IsNotFound: gce.IsNotFound})

@@ -13,6 +13,7 @@ import (
 	cloudprovider "k8s.io/cloud-provider"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
+	"github.com/gce-ccm/gce-ccm/pkg/gce/gcetest"
 	"github.com/gce-ccm/gce-ccm/pkg/instances"
 	"github.com/gce-ccm/gce-ccm/pkg/routes"
 	"github.com/gce-ccm/gce-ccm/test/fakecompute"
@@ -33,33 +34,9 @@ type env struct {
 
 func setup(t *testing.T, vms ...fakecompute.InstanceSeed) *env {
 	t.Helper()
-	srv, err := fakecompute.New(fakecompute.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	for _, vm := range vms {
-		if err := srv.AddInstance(vm); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx := context.Background()
-	cfg := gce.Config{ProjectID: "fake-project", NetworkName: "default", LocalZone: "us-central1-a", APIEndpoint: srv.URL()}
-	if err := cfg.Complete(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	hc, err := gce.NewHTTPClient(ctx, &cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := gce.New(ctx, cfg, hc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cloud.Close)
+	srv := gcetest.StartFake(t, fakecompute.Config{}, vms...)
+	cloud := gcetest.NewCloud(t, srv, gce.Config{ProjectID: "fake-project", NetworkName: "default", LocalZone: "us-central1-a"})
+	cfg := cloud.Config()
 	inst := instances.New(cloud, instances.Options{Project: "fake-project", Zones: cfg.Zones, CacheTTL: time.Minute, IsNotFound: gce.IsNotFound})
 	return &env{routes: routes.New(cloud, inst, cfg.NetworkURL(), nil), cloud: cloud, fake: srv}
 }
