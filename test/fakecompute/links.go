@@ -38,13 +38,15 @@ func scopeLink(project, scope string) string {
 // (https://www.googleapis.com/compute/v1/projects/..., or the fake's own
 // http://127.0.0.1:PORT/compute/v1/projects/...), a partial path starting at
 // projects/, or one starting at global/, regions/ or zones/ (relative to the
-// request's project). It checks the kind and returns ok=false when the
-// reference is malformed.
+// request's project), each with or without a leading slash (the
+// long-standing provider sends target pool members as /zones/Z/instances/N).
+// It checks the kind and returns ok=false when the reference is malformed.
+// Every reference field goes through it, so all of them take the same forms.
 func parseRef(s, defaultProject, kind string) (ref, bool) {
 	if i := strings.Index(s, "projects/"); i >= 0 {
 		s = s[i:]
-	} else if strings.HasPrefix(s, "global/") || strings.HasPrefix(s, "regions/") || strings.HasPrefix(s, "zones/") {
-		s = "projects/" + defaultProject + "/" + s
+	} else if p := strings.TrimPrefix(s, "/"); strings.HasPrefix(p, "global/") || strings.HasPrefix(p, "regions/") || strings.HasPrefix(p, "zones/") {
+		s = "projects/" + defaultProject + "/" + p
 	} else {
 		return ref{}, false
 	}
