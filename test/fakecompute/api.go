@@ -51,6 +51,9 @@ func (s *Server) routesInit() {
 	s.endpoint(post+z+"instances", "instances.insert", true, s.insertInstance)
 	s.endpoint(del+z+"instances/{name}", "instances.delete", true, s.deleteInstance)
 	s.endpoint(post+z+"instances/{name}/setTags", "instances.setTags", true, s.setInstanceTags)
+	s.endpoint("PUT "+z+"instances/{name}", "instances.update", true, s.updateInstance)
+	s.endpoint(post+z+"instances/{name}/stop", "instances.stop", true, s.stopInstance)
+	s.endpoint(post+z+"instances/{name}/start", "instances.start", true, s.startInstance)
 	s.endpoint(get+p+"aggregated/instances", "instances.aggregatedList", false, s.aggregatedInstances)
 
 	s.endpoint(get+g+"routes", "routes.list", false, func(c *call) (any, *Error) {

@@ -28,6 +28,14 @@ type InstanceSeed struct {
 	InternalIP   string   `json:"internalIP,omitempty"` // default: next free IP of the subnetwork
 	ExternalIP   string   `json:"externalIP,omitempty"` // with NoExternalIP unset, default: next free external IP
 	NoExternalIP bool     `json:"noExternalIP,omitempty"`
+	// InternalIPv6 makes the interface dual-stack (IPV4_IPV6) with this
+	// internal IPv6 address (ipv6Address, access type INTERNAL).
+	InternalIPv6 string `json:"internalIPv6,omitempty"`
+	// ExternalIPv6 makes the interface dual-stack with this external IPv6
+	// address (ipv6AccessConfigs[0].externalIpv6, DIRECT_IPV6, access type
+	// EXTERNAL). A subnetwork's IPv6 access type is INTERNAL or EXTERNAL, so
+	// an instance has one of InternalIPv6 and ExternalIPv6, not both.
+	ExternalIPv6 string `json:"externalIPv6,omitempty"`
 }
 
 // Seed is the content of a seed file (YAML or JSON).
@@ -82,6 +90,13 @@ func (s *Server) AddInstance(in InstanceSeed) error {
 	nic := &compute.NetworkInterface{NetworkIP: in.InternalIP}
 	if !in.NoExternalIP {
 		nic.AccessConfigs = []*compute.AccessConfig{{NatIP: in.ExternalIP}}
+	}
+	if in.InternalIPv6 != "" || in.ExternalIPv6 != "" {
+		nic.StackType = stackDual
+		nic.Ipv6Address = in.InternalIPv6
+		if in.ExternalIPv6 != "" {
+			nic.Ipv6AccessConfigs = []*compute.AccessConfig{{Type: accessDirectIPv6, ExternalIpv6: in.ExternalIPv6}}
+		}
 	}
 	inst, e := s.buildInstance(project, in.Zone, &compute.Instance{
 		Name: in.Name, MachineType: in.MachineType, CanIpForward: in.CanIPForward,

@@ -122,9 +122,9 @@ func TestUnmodelledMethods(t *testing.T) {
 	e := newEnv(t, fakecompute.Config{})
 	e.seedVMs(t, zoneA, "n1")
 	want := apiErr{501, "notImplemented"}
-	_, err := e.v1.instances.Stop(e.ctx, &computepb.StopInstanceRequest{Project: project, Zone: zoneA, Instance: "n1"})
+	_, err := e.v1.instances.Reset(e.ctx, &computepb.ResetInstanceRequest{Project: project, Zone: zoneA, Instance: "n1"})
 	if got := v1Err(t, err); got != want {
-		t.Errorf("apiv1 instances.stop = %v, want %v", got, want)
+		t.Errorf("apiv1 instances.reset = %v, want %v", got, want)
 	}
 	_, err = e.old.Networks.Insert(project, &gce.Network{Name: "other"}).Context(e.ctx).Do()
 	if got := oldErr(t, err); got != want {
