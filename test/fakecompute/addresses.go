@@ -91,6 +91,13 @@ func (s *Server) insertAddress(c *call) (any, *Error) {
 func (s *Server) deleteAddress(c *call) (any, *Error) {
 	return deleteOne(s, s.addresses, c,
 		func(r *record[compute.Address]) (string, bool) {
+			// GCE releases an EXTERNAL address that forwarding rules use:
+			// the reservation goes and the rules keep the IP as an
+			// ephemeral IP. The long-standing provider relies on it to
+			// save static-address quota. An INTERNAL one in use is refused.
+			if r.obj.AddressType != "INTERNAL" {
+				return "", false
+			}
 			for _, u := range r.obj.Users {
 				fr, ok := parseRef(u, c.project, "forwardingRules")
 				if !ok {
@@ -103,18 +110,26 @@ func (s *Server) deleteAddress(c *call) (any, *Error) {
 			return "", false
 		},
 		func(a *compute.Address) {
-			ip, err := netip.ParseAddr(a.Address)
-			if err != nil {
-				return
-			}
-			// A forwarding rule may still use the IP ephemerally only when the
-			// address was deleted with users; it never is, so free the IP.
-			if a.AddressType == "INTERNAL" {
-				s.internalIPs.release(ip)
-			} else {
-				s.externalIPs.release(ip)
-			}
+			s.releaseIP(c.project, c.scope, a.Address)
 		})
+}
+
+// releaseIP returns ip to its pool unless an address or a forwarding rule in
+// the region still holds it: rules keep the IP of a released address until
+// the last of them is deleted.
+func (s *Server) releaseIP(project, scope, ip string) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return
+	}
+	if s.addressByIP(project, scope, ip) != nil || len(s.forwardingRulesUsingIP(project, scope, ip)) > 0 {
+		return
+	}
+	if s.internalIPs.prefix.Contains(a) {
+		s.internalIPs.release(a)
+	} else {
+		s.externalIPs.release(a)
+	}
 }
 
 // addressByIP returns the address resource holding ip in the region, if any.

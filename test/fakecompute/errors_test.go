@@ -56,7 +56,7 @@ func TestErrorReasons(t *testing.T) {
 			return e.insertRoute(t, client, nodeRoute("existing", "10.2.0.0/24", "n1"))
 		}},
 		{name: "resourceInUseByAnotherResource", want: apiErr{400, "resourceInUseByAnotherResource"}, call: func(t *testing.T, client string) error {
-			return e.deleteAddress(client, "used")
+			return e.deletePool(client, "pool") // the forwarding rule uses it
 		}},
 		{name: "invalid", want: apiErr{400, "invalid"}, call: func(t *testing.T, client string) error {
 			return e.insertRoute(t, client, nodeRoute("Invalid", "10.2.0.0/24", "n1"))

@@ -196,13 +196,7 @@ func (s *Server) setForwardingRuleTarget(c *call) (any, *Error) {
 
 func (s *Server) deleteForwardingRule(c *call) (any, *Error) {
 	return deleteOne(s, s.fwdRules, c, nil, func(fr *compute.ForwardingRule) {
-		project, scope := c.project, c.scope
-		if s.addressByIP(project, scope, fr.IPAddress) != nil {
-			s.setAddressUsers(project, scope, fr.IPAddress)
-			return
-		}
-		if ip, err := netip.ParseAddr(fr.IPAddress); err == nil {
-			s.externalIPs.release(ip)
-		}
+		s.setAddressUsers(c.project, c.scope, fr.IPAddress)
+		s.releaseIP(c.project, c.scope, fr.IPAddress)
 	})
 }
