@@ -76,14 +76,18 @@ func (s *Server) insertForwardingRule(c *call) (any, *Error) {
 		if fr.LoadBalancingScheme == "" {
 			fr.LoadBalancingScheme = "EXTERNAL"
 		}
-		if fr.LoadBalancingScheme != "EXTERNAL" {
-			return rf, 0, errInvalidField("resource.loadBalancingScheme", fr.LoadBalancingScheme, "The fake models EXTERNAL forwarding rules to target pools only.")
+		if fr.LoadBalancingScheme != "EXTERNAL" && fr.LoadBalancingScheme != "INTERNAL" {
+			return rf, 0, errInvalidField("resource.loadBalancingScheme", fr.LoadBalancingScheme, "The fake models EXTERNAL and INTERNAL forwarding rules.")
 		}
+		internal := fr.LoadBalancingScheme == "INTERNAL"
 		if fr.NetworkTier == "" {
 			fr.NetworkTier = "PREMIUM"
 		}
 		if fr.NetworkTier != "PREMIUM" && fr.NetworkTier != "STANDARD" {
 			return rf, 0, errInvalidField("resource.networkTier", fr.NetworkTier, "Must be PREMIUM or STANDARD.")
+		}
+		if internal && fr.NetworkTier != "PREMIUM" {
+			return rf, 0, errInvalidField("resource.networkTier", fr.NetworkTier, "An INTERNAL forwarding rule is PREMIUM.")
 		}
 		if fr.PortRange != "" && len(fr.Ports) > 0 {
 			return rf, 0, errInvalid("Invalid value for field 'resource.ports': portRange and ports are mutually exclusive.")
@@ -104,19 +108,32 @@ func (s *Server) insertForwardingRule(c *call) (any, *Error) {
 		if (fr.PortRange != "" || len(fr.Ports) > 0) && fr.IPProtocol != "TCP" && fr.IPProtocol != "UDP" && fr.IPProtocol != "SCTP" {
 			return rf, 0, errInvalidField("resource.portRange", fr.PortRange, "Ports may be given only for TCP, UDP and SCTP.")
 		}
-		if fr.Target == "" {
-			return rf, 0, errRequired("resource.target")
+		var subnet *compute.Subnetwork
+		if internal {
+			sub, err := s.completeInternalRule(c, &fr)
+			if err != nil {
+				return rf, 0, err
+			}
+			subnet = sub
+		} else {
+			if fr.Target == "" {
+				return rf, 0, errRequired("resource.target")
+			}
+			tp, _, err := resolve(s.targetPools, "resource.target", fr.Target, c.project)
+			if err != nil {
+				return rf, 0, err
+			}
+			fr.Target = tp.obj.SelfLink
 		}
-		tp, _, err := resolve(s.targetPools, "resource.target", fr.Target, c.project)
-		if err != nil {
-			return rf, 0, err
-		}
-		fr.Target = tp.obj.SelfLink
 		if limit, ok := s.quotas[QuotaForwardingRules]; ok {
 			n := s.fwdRules.count(func(f *compute.ForwardingRule) bool { return f.Region == scopeLink(c.project, c.scope) })
 			if n >= limit {
 				return rf, 0, errQuota(QuotaForwardingRules, limit, "in region "+strings.TrimPrefix(c.scope, "regions/"))
 			}
+		}
+		pool, wantType := s.externalIPs, "EXTERNAL"
+		if internal {
+			pool, wantType = s.internalIPs, "INTERNAL"
 		}
 		var reserved *compute.Address
 		if fr.IPAddress != "" {
@@ -127,30 +144,41 @@ func (s *Server) insertForwardingRule(c *call) (any, *Error) {
 				}
 				fr.IPAddress = a.obj.Address
 			}
-			if _, err := netip.ParseAddr(fr.IPAddress); err != nil {
+			ip, perr := netip.ParseAddr(fr.IPAddress)
+			if perr != nil {
 				return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress, "Not a valid IP address.")
 			}
 			reserved = s.addressByIP(c.project, c.scope, fr.IPAddress)
-			if reserved == nil {
+			switch {
+			case reserved == nil && internal:
+				// An INTERNAL rule may name any free IP of its subnetwork,
+				// which it then holds as an ephemeral IP.
+				if prefix, err := netip.ParsePrefix(subnet.IpCidrRange); err != nil || !prefix.Contains(ip) {
+					return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress, "The IP address is not in the range of subnetwork "+subnet.SelfLink+".")
+				}
+				if pool.inUse(ip) {
+					return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress, "Specified IP address is in-use and would result in a conflict.")
+				}
+				pool.mark(ip)
+			case reserved == nil:
 				return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress,
 					"The IP address is not a static address reserved in region "+strings.TrimPrefix(c.scope, "regions/")+".")
-			}
-			if reserved.AddressType != "EXTERNAL" {
-				return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress, "An external forwarding rule needs an EXTERNAL address.")
-			}
-			if reserved.NetworkTier != fr.NetworkTier {
+			case reserved.AddressType != wantType:
+				return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress, "An "+wantType+" forwarding rule needs an "+wantType+" address.")
+			case !internal && reserved.NetworkTier != fr.NetworkTier:
 				return rf, 0, errInvalidField("resource.networkTier", fr.NetworkTier,
 					"The network tier of the forwarding rule must match the tier of its address ("+reserved.NetworkTier+").")
-			}
-			for _, other := range s.fwdRules.items {
-				if other.obj.IPAddress == fr.IPAddress && other.obj.Region == scopeLink(c.project, c.scope) &&
-					other.obj.IPProtocol == fr.IPProtocol && overlap(rulePorts(other.obj), rulePorts(&fr)) {
-					return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress,
-						"Specified IP address is in-use and would result in a conflict.")
+			default:
+				for _, other := range s.fwdRules.items {
+					if other.obj.IPAddress == fr.IPAddress && other.obj.Region == scopeLink(c.project, c.scope) &&
+						other.obj.IPProtocol == fr.IPProtocol && overlap(rulePorts(other.obj), rulePorts(&fr)) {
+						return rf, 0, errInvalidField("resource.IPAddress", fr.IPAddress,
+							"Specified IP address is in-use and would result in a conflict.")
+					}
 				}
 			}
 		} else {
-			ip, ok := s.externalIPs.take()
+			ip, ok := pool.take()
 			if !ok {
 				return rf, 0, errPoolExhausted
 			}
@@ -170,6 +198,46 @@ func (s *Server) insertForwardingRule(c *call) (any, *Error) {
 	})
 }
 
+// completeInternalRule checks the references of an INTERNAL rule and makes
+// them canonical; it returns the rule's subnetwork, whose range its IP comes
+// from. Backend services are not modelled: the backendService link is
+// checked for its form only, not for existence.
+func (s *Server) completeInternalRule(c *call, fr *compute.ForwardingRule) (*compute.Subnetwork, *Error) {
+	if fr.Target != "" {
+		return nil, errInvalidField("resource.target", fr.Target, "An INTERNAL forwarding rule forwards to a backend service, not to a target.")
+	}
+	if fr.BackendService == "" {
+		return nil, errRequired("resource.backendService")
+	}
+	bs, ok := parseRef(fr.BackendService, c.project, "backendServices")
+	if !ok || bs.scope != c.scope {
+		return nil, errInvalidField("resource.backendService", fr.BackendService, "Must be a URL to a backend service in the rule's region.")
+	}
+	fr.BackendService = bs.link()
+	if fr.Subnetwork == "" {
+		return nil, errRequired("resource.subnetwork")
+	}
+	sub, subRef, err := resolve(s.subnetworks, "resource.subnetwork", fr.Subnetwork, c.project)
+	if err != nil {
+		return nil, err
+	}
+	if subRef.scope != c.scope {
+		return nil, errInvalidField("resource.subnetwork", fr.Subnetwork, "The subnetwork must be in the rule's region.")
+	}
+	fr.Subnetwork = sub.obj.SelfLink
+	if fr.Network != "" {
+		n, _, err := resolve(s.networks, "resource.network", fr.Network, c.project)
+		if err != nil {
+			return nil, err
+		}
+		if n.obj.SelfLink != sub.obj.Network {
+			return nil, errInvalidField("resource.network", fr.Network, "The subnetwork is not in this network.")
+		}
+	}
+	fr.Network = sub.obj.Network
+	return sub.obj, nil
+}
+
 func (s *Server) setForwardingRuleTarget(c *call) (any, *Error) {
 	var in compute.TargetReference
 	if err := c.decode(&in); err != nil {
@@ -183,6 +251,9 @@ func (s *Server) setForwardingRuleTarget(c *call) (any, *Error) {
 		}
 		if r.isBusy() {
 			return rf, 0, errNotReady(rf.path())
+		}
+		if r.obj.LoadBalancingScheme == "INTERNAL" {
+			return rf, 0, errInvalidField("target", in.Target, "An INTERNAL forwarding rule forwards to a backend service, not to a target.")
 		}
 		tp, _, err := resolve(s.targetPools, "target", in.Target, c.project)
 		if err != nil {
