@@ -137,4 +137,5 @@ func (s *Server) routesInit() {
 
 	s.metadataInit()
 	s.controlInit()
+	s.loadInit()
 }
