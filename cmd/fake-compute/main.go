@@ -35,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	zones := fs.String("zones", "us-central1-a,us-central1-b,us-central1-c", "comma-separated zones; their regions exist too")
 	network := fs.String("network", "default", "name of the network in every project")
 	seed := fs.String("seed", "", "YAML or JSON file of instances to create at start")
+	load := fs.String("load", "", "JSON dump (as GET /_fake/dump gives) to load at start, before -seed")
 	latency := fs.Duration("latency", 0, "how long every operation stays RUNNING, e.g. 1s")
 	qps := fs.Float64("write-qps", 0, "write rate limit per second (0: none); past it writes get 403 rateLimitExceeded")
 	burst := fs.Int("write-burst", 0, "burst of the write rate limit (default: qps rounded up)")
@@ -56,6 +57,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	srv, err := fakecompute.New(cfg)
 	if err != nil {
 		return err
+	}
+	if *load != "" {
+		data, err := os.ReadFile(*load)
+		if err != nil {
+			return fmt.Errorf("read load file: %w", err)
+		}
+		d, err := fakecompute.ParseDump(data)
+		if err != nil {
+			return fmt.Errorf("load file %s: %w", *load, err)
+		}
+		if err := srv.Load(d); err != nil {
+			return fmt.Errorf("load file %s: %w", *load, err)
+		}
 	}
 	if *seed != "" {
 		data, err := os.ReadFile(*seed)

@@ -64,8 +64,12 @@ instances:
   zone: europe-west1-b
   canIpForward: true
 `)
+	dump := writeFile(t, "dump.json", `{"firewalls": [{"kind": "compute#firewall", "name": "loaded", "id": "77",
+  "selfLink": "https://www.googleapis.com/compute/v1/projects/demo-project/global/firewalls/loaded",
+  "network": "https://www.googleapis.com/compute/v1/projects/demo-project/global/networks/default",
+  "direction": "INGRESS", "priority": 1000, "allowed": [{"IPProtocol": "tcp", "ports": ["80"]}]}]}`)
 	urlFile := filepath.Join(t.TempDir(), "url")
-	cmd := command(t, "-project", "demo-project", "-zones", "europe-west1-b,europe-west1-c", "-seed", seed,
+	cmd := command(t, "-project", "demo-project", "-zones", "europe-west1-b,europe-west1-c", "-load", dump, "-seed", seed,
 		"-latency", "200ms", "-url-file", urlFile)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -115,6 +119,9 @@ instances:
 	vm, err := svc.Instances.Get("demo-project", "europe-west1-b", "node-1").Context(ctx).Do()
 	if err != nil || !vm.CanIpForward {
 		t.Errorf("seeded instance = %+v, %v", vm, err)
+	}
+	if fw, err := svc.Firewalls.Get("demo-project", "loaded").Context(ctx).Do(); err != nil || fw.Id != 77 {
+		t.Errorf("loaded firewall = %+v, %v", fw, err)
 	}
 	if _, err := svc.Regions.Get("demo-project", "europe-west1").Context(ctx).Do(); err != nil {
 		t.Errorf("region of the zones: %v", err)
@@ -181,6 +188,10 @@ func TestBadInvocations(t *testing.T) {
 	malformed := writeFile(t, "malformed.yaml", "instances: [\n")
 	unknownField := writeFile(t, "unknown.yaml", "instances:\n- name: a\n  zone: us-central1-a\n  cpu: 4\n")
 	badZone := writeFile(t, "zone.json", `{"instances":[{"name":"a","zone":"antarctica-1a"}]}`)
+	unknownDumpField := writeFile(t, "dump-field.json", `{"disks": []}`)
+	danglingRoute := writeFile(t, "dump-route.json", `{"routes": [{"name": "r", "destRange": "10.0.0.0/24",
+  "selfLink": "https://www.googleapis.com/compute/v1/projects/fake-project/global/routes/r",
+  "network": "https://www.googleapis.com/compute/v1/projects/fake-project/global/networks/nope"}]}`)
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -198,6 +209,9 @@ func TestBadInvocations(t *testing.T) {
 		{"malformed seed file", []string{"-seed", malformed}, "seed file " + malformed},
 		{"unknown seed field", []string{"-seed", unknownField}, `unknown field "cpu"`},
 		{"seed zone not served", []string{"-seed", badZone}, `instances[0] ("a"): unknown zone "antarctica-1a"`},
+		{"missing load file", []string{"-load", filepath.Join(dir, "nope.json")}, "read load file"},
+		{"unknown dump field", []string{"-load", unknownDumpField}, `unknown field "disks"`},
+		{"dangling reference in the dump", []string{"-load", danglingRoute}, `routes[0] ("r").network: no network`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := command(t, tc.args...)
@@ -233,7 +247,7 @@ func TestHelp(t *testing.T) {
 	if err != nil {
 		t.Errorf("-h: %v", err)
 	}
-	for _, flag := range []string{"-listen", "-project", "-zones", "-seed", "-latency"} {
+	for _, flag := range []string{"-listen", "-project", "-zones", "-seed", "-load", "-latency"} {
 		if !strings.Contains(string(out), flag) {
 			t.Errorf("usage lacks %s:\n%s", flag, out)
 		}

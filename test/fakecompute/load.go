@@ -1,6 +1,7 @@
 package fakecompute
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -422,18 +423,36 @@ func (l *loader) checkAddress(at string, a *compute.Address) {
 	l.take(at, pool, ip, "")
 }
 
+// ParseDump parses a dump as Dump's JSON (GET /_fake/dump) gives it,
+// refusing unknown fields and trailing data.
+func ParseDump(data []byte) (*Dump, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var d Dump
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("parse dump: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("parse dump: data after the dump")
+	}
+	return &d, nil
+}
+
 // loadInit registers POST /_fake/load: the body is a dump as GET /_fake/dump
 // returns it, decoded strictly (unknown fields are an error).
 func (s *Server) loadInit() {
 	s.mux.HandleFunc("POST "+ControlPrefix+"load", func(w http.ResponseWriter, r *http.Request) {
-		dec := json.NewDecoder(io.LimitReader(r.Body, 256<<20))
-		dec.DisallowUnknownFields()
-		var d Dump
-		if err := dec.Decode(&d); err != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		d, err := ParseDump(body)
+		if err != nil {
 			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := s.Load(&d); err != nil {
+		if err := s.Load(d); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}

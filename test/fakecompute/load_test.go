@@ -215,22 +215,25 @@ func TestLoadUpstreamFixture(t *testing.T) {
 
 // TestLoadHTTP loads the fixture through POST /_fake/load.
 func TestLoadHTTP(t *testing.T) {
-	want, raw := readFixture(t, "state-created.json")
+	created, raw := readFixture(t, "state-created.json")
+	afterDelete, rawAfterDelete := readFixture(t, "state-after-delete.json")
 	for _, tc := range []struct {
 		name     string
 		body     []byte
 		wantCode int
 		wantBody string
+		want     *fakecompute.Dump
 	}{
-		{"unknown field", []byte(`{"instances": [], "disks": []}`), http.StatusBadRequest, "unknown field"},
-		{"not JSON", []byte(`instances: []`), http.StatusBadRequest, "bad request body"},
+		{"unknown field", []byte(`{"instances": [], "disks": []}`), http.StatusBadRequest, "unknown field", nil},
+		{"not JSON", []byte(`instances: []`), http.StatusBadRequest, "bad request body", nil},
 		{"dangling target", []byte(`{"forwardingRules": [{"name": "fr", "kind": "compute#forwardingRule",
 			"selfLink": "https://www.googleapis.com/compute/v1/projects/fixture-project/regions/us-central1/forwardingRules/fr",
 			"region": "https://www.googleapis.com/compute/v1/projects/fixture-project/regions/us-central1",
 			"loadBalancingScheme": "EXTERNAL", "IPAddress": "198.18.0.9",
 			"target": "https://www.googleapis.com/compute/v1/projects/fixture-project/regions/us-central1/targetPools/nope"}]}`),
-			http.StatusBadRequest, "no target pool"},
-		{"fixture", raw, http.StatusOK, `"status":"ok"`},
+			http.StatusBadRequest, "no target pool", nil},
+		{"fixture", raw, http.StatusOK, `"status":"ok"`, created},
+		{"fixture after delete", rawAfterDelete, http.StatusOK, `"status":"ok"`, afterDelete},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := fixtureEnv(t)
@@ -244,7 +247,7 @@ func TestLoadHTTP(t *testing.T) {
 				}
 				return
 			}
-			if diff := cmp.Diff(want, e.srv.Dump()); diff != "" {
+			if diff := cmp.Diff(tc.want, e.srv.Dump()); diff != "" {
 				t.Errorf("dump after load (-want +got):\n%s", diff)
 			}
 			code, body = e.ctl(t, "GET", "dump", "")
@@ -252,7 +255,7 @@ func TestLoadHTTP(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &got); code != http.StatusOK || err != nil {
 				t.Fatalf("GET dump = %d, %v", code, err)
 			}
-			if diff := cmp.Diff(want, &got); diff != "" {
+			if diff := cmp.Diff(tc.want, &got); diff != "" {
 				t.Errorf("GET dump after POST load (-want +got):\n%s", diff)
 			}
 		})
