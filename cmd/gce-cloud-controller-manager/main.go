@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -33,8 +35,13 @@ func main() {
 
 // gceFlags are gce-ccm's own flags, shown in their own section of --help.
 type gceFlags struct {
-	instanceCacheTTL time.Duration
+	instanceCacheTTL        time.Duration
+	proberRanges            []string
+	allowDefaultClusterName bool
 }
+
+// defaultClusterName is upstream's default --cluster-name.
+const defaultClusterName = "kubernetes"
 
 func run() int {
 	opts, err := options.NewCloudControllerManagerOptions()
@@ -49,6 +56,13 @@ func run() int {
 	fs := fss.FlagSet("gce")
 	fs.DurationVar(&own.instanceCacheTTL, "instance-cache-ttl", provider.DefaultInstanceCacheTTL,
 		"How long one list of all VMs answers node lookups. Shorter notices stopped or deleted VMs sooner; longer costs fewer API reads.")
+	fs.StringSliceVar(&own.proberRanges, "cloud-provider-gce-lb-src-cidrs", nil,
+		"CIDRs of Google's load balancer health checkers that the health check firewalls admit (comma separated). Default: Google's documented ranges "+
+			"130.211.0.0/22, 35.191.0.0/16, 209.85.152.0/22, 209.85.204.0/22.")
+	fs.BoolVar(&own.allowDefaultClusterName, "allow-default-cluster-name", false,
+		"Route the pod CIDRs of a cluster named \""+defaultClusterName+"\". Route names begin with the cluster name, and which routes are the cluster's "+
+			"is decided by that prefix: two clusters in one network that both keep the default name take each other's routes for their own and delete them. "+
+			"Without this flag the manager refuses to start with --configure-cloud-routes and the default name.")
 
 	cmd := app.NewCloudControllerManagerCommand(opts, cloudInitializer(&own), controllerInitializers(),
 		names.CCMControllerAliases(), fss, wait.NeverStop)
@@ -97,6 +111,16 @@ func cloudInitializer(own *gceFlags) app.InitCloudFunc {
 		if shared.Name != provider.Name {
 			fail("--cloud-provider must be %q, got %q", provider.Name, shared.Name)
 		}
+		kcs := c.ComponentConfig.KubeCloudShared
+		if kcs.ConfigureCloudRoutes && kcs.ClusterName == defaultClusterName && !own.allowDefaultClusterName {
+			fail("--cluster-name is the default %q: set it to a name unique in the network (its first 26 characters begin every route name, "+
+				"and routes with another cluster's prefix are that cluster's), or pass --allow-default-cluster-name if this is the only cluster "+
+				"named %q in the network", defaultClusterName, defaultClusterName)
+		}
+		ranges, err := proberRanges(own.proberRanges)
+		if err != nil {
+			fail("--cloud-provider-gce-lb-src-cidrs: %v", err)
+		}
 		var cfg io.Reader // nil: no gce.conf, everything from the metadata server
 		if shared.CloudConfigFile != "" {
 			f, err := os.Open(shared.CloudConfigFile)
@@ -108,7 +132,7 @@ func cloudInitializer(own *gceFlags) app.InitCloudFunc {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		p, err := provider.New(ctx, cfg, provider.Options{InstanceCacheTTL: own.instanceCacheTTL})
+		p, err := provider.New(ctx, cfg, provider.Options{InstanceCacheTTL: own.instanceCacheTTL, ProberRanges: ranges})
 		if err != nil {
 			fail("%v", err)
 		}
@@ -116,6 +140,19 @@ func cloudInitializer(own *gceFlags) app.InitCloudFunc {
 		klog.InfoS("GCE cloud provider ready", "provider", p.String())
 		return p
 	}
+}
+
+// proberRanges validates and masks the health checker ranges.
+func proberRanges(in []string) ([]string, error) {
+	var out []string
+	for _, r := range in {
+		p, err := netip.ParsePrefix(strings.TrimSpace(r))
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("%q is not an IPv4 CIDR such as 130.211.0.0/22", r)
+		}
+		out = append(out, p.Masked().String())
+	}
+	return out, nil
 }
 
 func fail(format string, args ...any) {

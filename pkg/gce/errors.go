@@ -127,6 +127,13 @@ func IsRateLimited(err error) bool {
 	return code == http.StatusTooManyRequests || hasReason(err, "RATE_LIMIT_EXCEEDED", "USER_RATE_LIMIT_EXCEEDED")
 }
 
+// IsForbidden reports whether err says the caller lacks the permission
+// (403 that is neither a quota nor a rate limit).
+func IsForbidden(err error) bool {
+	code, _ := errorReasons(err)
+	return code == http.StatusForbidden && !IsQuotaExceeded(err) && !IsRateLimited(err)
+}
+
 // IsNotReady reports whether err says the resource is busy with another
 // operation; retrying later succeeds.
 func IsNotReady(err error) bool {

@@ -97,28 +97,13 @@ func (i *Instances) InstanceMetadata(ctx context.Context, node *v1.Node) (*cloud
 		return nil, err
 	}
 	zone := lastSegment(inst.GetZone())
-	md := &cloudprovider.InstanceMetadata{
-		ProviderID:   ProviderID(i.opts.Project, zone, inst.GetName()),
-		InstanceType: lastSegment(inst.GetMachineType()),
-		Zone:         zone,
-		Region:       regionOf(zone),
-	}
-	for _, nic := range inst.GetNetworkInterfaces() {
-		if ip := nic.GetNetworkIP(); ip != "" {
-			md.NodeAddresses = append(md.NodeAddresses, v1.NodeAddress{Type: v1.NodeInternalIP, Address: ip})
-		}
-		for _, ac := range nic.GetAccessConfigs() {
-			if ip := ac.GetNatIP(); ip != "" {
-				md.NodeAddresses = append(md.NodeAddresses, v1.NodeAddress{Type: v1.NodeExternalIP, Address: ip})
-			}
-		}
-	}
-	hostname := inst.GetHostname()
-	if hostname == "" {
-		hostname = fmt.Sprintf("%s.%s.c.%s.internal", inst.GetName(), zone, i.opts.Project)
-	}
-	md.NodeAddresses = append(md.NodeAddresses, v1.NodeAddress{Type: v1.NodeHostName, Address: hostname})
-	return md, nil
+	return &cloudprovider.InstanceMetadata{
+		ProviderID:    ProviderID(i.opts.Project, zone, inst.GetName()),
+		InstanceType:  lastSegment(inst.GetMachineType()),
+		Zone:          zone,
+		Region:        regionOf(zone),
+		NodeAddresses: nodeAddresses(inst, i.opts.Project),
+	}, nil
 }
 
 // InstanceByNodeName returns the VM of the node with that name, from the
@@ -265,4 +250,10 @@ func regionOf(zone string) string {
 		return zone[:i]
 	}
 	return ""
+}
+
+// InstanceOfNode returns the node's VM, from the snapshot when it is there,
+// or cloudprovider.InstanceNotFound.
+func (i *Instances) InstanceOfNode(ctx context.Context, node *v1.Node) (*computepb.Instance, error) {
+	return i.find(ctx, node)
 }

@@ -62,7 +62,7 @@ func legacy(t *testing.T, e *env, svc *v1.Service, hcFirewallDestination bool) s
 	fw.SourceRanges, fw.DestinationRanges = []string{"0.0.0.0/0"}, []string{ip}
 	must(e.cloud.InsertFirewall(ctx, fw))
 	if hcName == nodesHC {
-		hcfw := pbFirewall(nodesHFW, fmt.Sprintf(`{"kubernetes.io/cluster-id":"%s"}`, cluster), "tcp", "10256")
+		hcfw := pbFirewall(nodesHFW, fmt.Sprintf(`{"kubernetes.io/cluster-id":"%s"}`, clusterID), "tcp", "10256")
 		hcfw.SourceRanges = legacyProberRanges
 		if hcFirewallDestination {
 			hcfw.DestinationRanges = []string{ip}
@@ -118,14 +118,18 @@ func TestAdoption(t *testing.T) {
 			e.expectNoWrites(svc, ip)
 
 			// A change that needs a new rule keeps the adopted IP: it is made
-			// static first.
+			// static first, and released again once the new rule holds it.
 			svc.Spec.Ports[0].Port = 8080
+			e.fake.ResetCalls()
 			if got := e.ensure(svc); got != ip {
 				t.Fatalf("IP after a port change = %s, want %s", got, ip)
 			}
 			d := e.fake.Dump()
-			if a := address(d, lbName(svc)); a == nil || a.Address != ip {
-				t.Errorf("addresses = %+v, want %s holding %s", d.Addresses, lbName(svc), ip)
+			if w := e.writes(); w["addresses.insert"] != 1 || w["addresses.delete"] != 1 {
+				t.Errorf("writes = %v, want the IP reserved (addresses.insert) and released (addresses.delete) once", w)
+			}
+			if len(d.Addresses) != 0 {
+				t.Errorf("addresses = %+v, want none left reserved", d.Addresses)
 			}
 			if fr := rule(d, lbName(svc)); fr == nil || fr.PortRange != "8080-8080" || fr.IPAddress != ip {
 				t.Errorf("rule = %+v", fr)

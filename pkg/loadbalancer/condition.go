@@ -3,6 +3,8 @@ package loadbalancer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -22,6 +24,10 @@ const (
 	// ReasonInvalidConfiguration: the Service asks for something GCE cannot
 	// do; the message names the field and the value. Nothing was changed.
 	ReasonInvalidConfiguration = "InvalidConfiguration"
+	// ReasonInternalNotSupported: the Service asks for an internal load
+	// balancer, which gce-ccm does not build yet; it has no external one
+	// either (an external load balancer it had was deleted).
+	ReasonInternalNotSupported = "InternalLoadBalancerNotSupported"
 )
 
 // StatusWriter writes a Service's status conditions. Implementations patch
@@ -33,6 +39,35 @@ type StatusWriter interface {
 	SetServiceCondition(ctx context.Context, svc *v1.Service, cond metav1.Condition) error
 	// RemoveServiceCondition removes the condition of the type.
 	RemoveServiceCondition(ctx context.Context, svc *v1.Service, condType string) error
+	// AddFinalizer adds a finalizer to the Service, RemoveFinalizer removes
+	// one; both leave the other finalizers as they are.
+	AddFinalizer(ctx context.Context, svc *v1.Service, finalizer string) error
+	RemoveFinalizer(ctx context.Context, svc *v1.Service, finalizer string) error
+	// ClearLoadBalancerStatus empties status.loadBalancer.
+	ClearLoadBalancerStatus(ctx context.Context, svc *v1.Service) error
+}
+
+// addFinalizer adds a finalizer the Service lacks.
+func (b *Balancer) addFinalizer(ctx context.Context, svc *v1.Service, finalizer string) error {
+	if b.opts.Status == nil || slices.Contains(svc.Finalizers, finalizer) || svc.DeletionTimestamp != nil {
+		return nil
+	}
+	if err := b.opts.Status.AddFinalizer(ctx, svc, finalizer); err != nil {
+		return fmt.Errorf("add finalizer %s: %w", finalizer, err)
+	}
+	return nil
+}
+
+// removeFinalizer removes a finalizer the Service has.
+func (b *Balancer) removeFinalizer(ctx context.Context, svc *v1.Service, finalizer string) error {
+	if b.opts.Status == nil || !slices.Contains(svc.Finalizers, finalizer) {
+		return nil
+	}
+	if err := b.opts.Status.RemoveFinalizer(ctx, svc, finalizer); err != nil {
+		return fmt.Errorf("remove finalizer %s: %w", finalizer, err)
+	}
+	klog.FromContext(ctx).V(2).Info("Removed finalizer", "finalizer", finalizer)
+	return nil
 }
 
 // syncedCondition is the condition an outcome of EnsureLoadBalancer calls
@@ -42,7 +77,14 @@ type StatusWriter interface {
 func syncedCondition(svc *v1.Service, ip string, err error) (cond metav1.Condition, ok bool) {
 	cond = metav1.Condition{Type: ConditionSynced, ObservedGeneration: svc.Generation}
 	var input *InputError
+	var refusal *InternalRefusal
 	switch {
+	case errors.As(err, &refusal):
+		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInternalNotSupported
+		cond.Message = refusal.InputError.Error()
+		if refusal.Removed {
+			cond.Message += "; its external load balancer was deleted"
+		}
 	case err == nil:
 		cond.Status, cond.Reason = metav1.ConditionTrue, ReasonSynced
 		cond.Message = "The load balancer matches the Service"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,6 +110,23 @@ func (w *recordingWriter) RemoveServiceCondition(_ context.Context, svc *v1.Serv
 		}
 	}
 	svc.Status.Conditions = keep
+	return nil
+}
+
+func (w *recordingWriter) AddFinalizer(_ context.Context, svc *v1.Service, f string) error {
+	if !slices.Contains(svc.Finalizers, f) {
+		svc.Finalizers = append(svc.Finalizers, f)
+	}
+	return nil
+}
+
+func (w *recordingWriter) RemoveFinalizer(_ context.Context, svc *v1.Service, f string) error {
+	svc.Finalizers = slices.DeleteFunc(svc.Finalizers, func(s string) bool { return s == f })
+	return nil
+}
+
+func (w *recordingWriter) ClearLoadBalancerStatus(_ context.Context, svc *v1.Service) error {
+	svc.Status.LoadBalancer = v1.LoadBalancerStatus{}
 	return nil
 }
 

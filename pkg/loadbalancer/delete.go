@@ -2,8 +2,12 @@ package loadbalancer
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	v1 "k8s.io/api/core/v1"
+	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
 )
 
@@ -16,26 +20,56 @@ import (
 // partial failure finishes the job. It deletes whatever the Service's class,
 // as the service controller requires. A Service that stays (its type
 // changed) loses its LoadBalancerSynced condition.
+//
+// Once everything is gone it removes the long-standing provider's finalizer
+// (gke.networking.io/l4-netlb-v1), so that a Service that provider balanced
+// is not left Terminating after a migration. Its internal load balancer
+// finalizer goes too unless an internal forwarding rule of the Service
+// still exists: gce-ccm cannot delete internal load balancers yet, and the
+// finalizer is what keeps them from being forgotten. A Service of GKE's
+// backend-service controller is that controller's to clean up.
 func (b *Balancer) EnsureLoadBalancerDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
+	if k, _ := serviceKind(svc); k == kindRBS {
+		return cloudprovider.ImplementedElsewhere
+	}
 	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithValues("service", klog.KObj(svc)))
-	if err := b.ensureDeleted(ctx, clusterName, svc); err != nil {
+	foreign, err := b.ensureDeleted(ctx, svc)
+	if err != nil {
 		return err
+	}
+	if err := b.removeFinalizer(ctx, svc, NetLBFinalizer); err != nil {
+		return err
+	}
+	if slices.Contains(svc.Finalizers, ILBFinalizer) {
+		for _, fr := range foreign {
+			if fr.GetLoadBalancingScheme() == "INTERNAL" {
+				return fmt.Errorf("forwarding rule %s of the Service's internal load balancer still exists, and gce-ccm does not delete internal load balancers yet; "+
+					"delete it and its backend service, then finalizer %s is removed", fr.GetName(), ILBFinalizer)
+			}
+		}
+		if err := b.removeFinalizer(ctx, svc, ILBFinalizer); err != nil {
+			return err
+		}
 	}
 	b.forgetSync(ctx, svc)
 	return nil
 }
 
-func (b *Balancer) ensureDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
-	clusterID, err := b.clusterID(clusterName)
+// ensureDeleted deletes the service's external load balancer and returns
+// the rules with its names that are another kind's (left alone).
+func (b *Balancer) ensureDeleted(ctx context.Context, svc *v1.Service) (map[string]*computepb.ForwardingRule, error) {
+	// Without the id the shared health check cannot be told apart, and the
+	// last service's delete would leak it: wait for the id.
+	clusterID, err := b.clusterID()
 	if err != nil {
-		clusterID = "" // then there is no shared check of ours to clean up
+		return nil, err
 	}
 	// Observe both health check kinds: the policy may have changed since
 	// the pool was made.
 	sp := &spec{key: serviceKey(svc), lbName: loadBalancerName(svc)}
 	o, err := b.observe(ctx, sp, clusterID, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nodesLink := healthCheckURL(b.opts.Project, nodesHealthCheckName(clusterID))
 	// The shared check's firewall counts too: a delete that removed the
@@ -55,10 +89,10 @@ func (b *Balancer) ensureDeleted(ctx context.Context, clusterName string, svc *v
 			if !present {
 				return nil
 			}
-			return b.deleteFirewall(ctx, name)
+			return b.deleteFirewall(ctx, svc, name)
 		}
 	}
-	return parallel(
+	return o.foreignRules, parallel(
 		deleteFirewall(o.firewall != nil, firewallName(sp.lbName)),
 		deleteFirewall(o.localHCFW != nil, localHealthCheckFirewallName(sp.lbName)),
 		func() error {
@@ -95,7 +129,7 @@ func (b *Balancer) ensureDeleted(ctx context.Context, clusterName string, svc *v
 							if !tryNodesHC {
 								return nil
 							}
-							return b.deleteNodesHealthCheck(ctx, clusterID)
+							return b.deleteNodesHealthCheck(ctx, svc, clusterID)
 						},
 					)
 				},

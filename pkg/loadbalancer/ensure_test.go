@@ -23,9 +23,13 @@ func TestEnsureCreates(t *testing.T) {
 	lb := lbName(svc)
 
 	d := e.fake.Dump()
-	if len(d.Addresses) != 1 || d.Addresses[0].Name != lb || d.Addresses[0].Address != ip ||
-		d.Addresses[0].Description != `{"kubernetes.io/service-name":"default/web"}` {
-		t.Errorf("addresses = %+v, want %s holding %s", d.Addresses, lb, ip)
+	// The address was reserved while the rule was made, then released: the
+	// IP lives on as the rule's, and no static address quota is held.
+	if len(d.Addresses) != 0 {
+		t.Errorf("addresses = %+v, want none left reserved", d.Addresses)
+	}
+	if n := e.writes()["addresses.insert"]; n != 1 {
+		t.Errorf("addresses.insert = %d, want 1 (the IP is reserved while the rules are built)", n)
 	}
 	if len(d.ForwardingRules) != 1 {
 		t.Fatalf("forwarding rules = %d, want 1", len(d.ForwardingRules))

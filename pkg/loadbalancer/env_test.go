@@ -20,14 +20,18 @@ import (
 )
 
 const (
-	project  = "fake-project"
-	region   = "us-central1"
-	zone     = "us-central1-a"
-	cluster  = "test-cluster"
-	nodeTag  = "k8s-node"
-	netURL   = "https://www.googleapis.com/compute/v1/projects/fake-project/global/networks/default"
-	nodesHC  = "k8s-test-cluster-node"
-	nodesHFW = "k8s-test-cluster-node-http-hc"
+	project = "fake-project"
+	region  = "us-central1"
+	zone    = "us-central1-a"
+	cluster = "test-cluster"
+	nodeTag = "k8s-node"
+	netURL  = "https://www.googleapis.com/compute/v1/projects/fake-project/global/networks/default"
+	// clusterID is the long-standing provider's cluster id (ConfigMap
+	// kube-system/ingress-uid), which names the shared health check; it is
+	// not the cluster name.
+	clusterID = "0123456789abcdef"
+	nodesHC   = "k8s-0123456789abcdef-node"
+	nodesHFW  = "k8s-0123456789abcdef-node-http-hc"
 )
 
 type env struct {
@@ -60,7 +64,8 @@ func withSeeds(f func(i int) fakecompute.InstanceSeed) envOption {
 // talks to it over HTTP with the real clients.
 func setup(t *testing.T, options ...envOption) *env {
 	t.Helper()
-	c := &envConfig{vms: 3, opts: loadbalancer.Options{Project: project, Region: region, NetworkURL: netURL, NodeTags: []string{nodeTag}}}
+	c := &envConfig{vms: 3, opts: loadbalancer.Options{Project: project, Region: region, NetworkURL: netURL, NodeTags: []string{nodeTag},
+		ClusterID: loadbalancer.StaticClusterID(clusterID)}}
 	c.seeds = func(i int) fakecompute.InstanceSeed {
 		return fakecompute.InstanceSeed{Name: fmt.Sprintf("node-%d", i), Zone: zone, Tags: []string{nodeTag}, NoExternalIP: true}
 	}

@@ -9,15 +9,20 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/proto"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
 )
 
-// proberRanges are the sources of Google's health checks for network load
-// balancers (legacy HTTP health checks of target pools).
-var proberRanges = []string{"130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22", "35.191.0.0/16"}
+// defaultProberRanges are the sources of Google's health checks for
+// network load balancers (legacy HTTP health checks of target pools).
+var defaultProberRanges = []string{"130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22", "35.191.0.0/16"}
+
+// defaultFirewallPriority is GCE's default, which the long-standing provider
+// leaves its rules at.
+const defaultFirewallPriority = 1000
 
 // serviceFirewall admits the clients of the source ranges to the service
 // ports on the nodes, for traffic to the load balancer's IP.
@@ -31,37 +36,40 @@ func serviceFirewall(sp *spec, ip, network string, tags []string) *computepb.Fir
 		SourceRanges:      sp.sourceRanges,
 		TargetTags:        tags,
 		DestinationRanges: []string{ip},
+		Priority:          ptr(int32(defaultFirewallPriority)),
 	}
 }
 
 // localHealthCheckFirewall admits Google's probers to an
 // externalTrafficPolicy Local service's healthCheckNodePort; the probes of
 // a target pool's health check are sent to the load balancer's IP.
-func localHealthCheckFirewall(sp *spec, ip, network string, tags []string) *computepb.Firewall {
+func localHealthCheckFirewall(sp *spec, ip, network string, tags, probers []string) *computepb.Firewall {
 	return &computepb.Firewall{
 		Name:              ptr(localHealthCheckFirewallName(sp.lbName)),
 		Description:       ptr(firewallDescription(sp.key, ip)),
 		Network:           &network,
 		Direction:         ptr("INGRESS"),
 		Allowed:           []*computepb.Allowed{{IPProtocol: ptr("tcp"), Ports: []string{strconv.Itoa(int(sp.hcPort))}}},
-		SourceRanges:      proberRanges,
+		SourceRanges:      probers,
 		TargetTags:        tags,
 		DestinationRanges: []string{ip},
+		Priority:          ptr(int32(defaultFirewallPriority)),
 	}
 }
 
 // nodesHealthCheckFirewall admits Google's probers to kube-proxy's health
 // port for all the cluster's Cluster-policy services. It names no
 // destination, because it serves the IPs of every such service.
-func nodesHealthCheckFirewall(clusterID, network string, tags []string) *computepb.Firewall {
+func nodesHealthCheckFirewall(clusterID, network string, tags, probers []string) *computepb.Firewall {
 	return &computepb.Firewall{
 		Name:         ptr(nodesHealthCheckFirewallName(clusterID)),
 		Description:  ptr(nodesHealthCheckFirewallDescription(clusterID)),
 		Network:      &network,
 		Direction:    ptr("INGRESS"),
 		Allowed:      []*computepb.Allowed{{IPProtocol: ptr("tcp"), Ports: []string{strconv.Itoa(nodesHealthCheckPort)}}},
-		SourceRanges: proberRanges,
+		SourceRanges: probers,
 		TargetTags:   tags,
+		Priority:     ptr(int32(defaultFirewallPriority)),
 	}
 }
 
@@ -101,6 +109,7 @@ func firewallNeedsUpdate(want, have *computepb.Firewall) bool {
 		direction = "INGRESS"
 	}
 	return want.GetDescription() != have.GetDescription() ||
+		priorityOf(have) != priorityOf(want) ||
 		!sameResource(want.GetNetwork(), have.GetNetwork()) ||
 		direction != want.GetDirection() ||
 		have.GetDisabled() ||
@@ -110,6 +119,14 @@ func firewallNeedsUpdate(want, have *computepb.Firewall) bool {
 		!slices.Equal(rangeSet(want.GetSourceRanges()), rangeSet(have.GetSourceRanges())) ||
 		!slices.Equal(sortedSet(want.GetTargetTags()), sortedSet(have.GetTargetTags())) ||
 		!slices.Equal(rangeSet(want.GetDestinationRanges()), rangeSet(have.GetDestinationRanges()))
+}
+
+// priorityOf is a rule's priority; GCE's default when unset.
+func priorityOf(fw *computepb.Firewall) int32 {
+	if fw.Priority == nil {
+		return defaultFirewallPriority
+	}
+	return fw.GetPriority()
 }
 
 // allowedKey is a canonical form of allowed entries: "proto:lo-hi,lo-hi"
@@ -180,13 +197,17 @@ func rangeSet(ranges []string) []string {
 }
 
 // ensureFirewall creates want or converges have to it. owned is the
-// ownership check of a firewall found by name.
-func (b *Balancer) ensureFirewall(ctx context.Context, want, have *computepb.Firewall, owned func(description string) bool, owner string) error {
+// ownership check of a firewall found by name. svc receives the event when
+// a Shared VPC forbids the write.
+func (b *Balancer) ensureFirewall(ctx context.Context, svc *v1.Service, want, have *computepb.Firewall, owned func(description string) bool, owner string) error {
 	logger := klog.FromContext(ctx).WithValues("firewall", want.GetName())
 	if have == nil {
 		err := b.api.InsertFirewall(ctx, want)
 		if err == nil {
 			logger.V(2).Info("Created firewall", "sourceRanges", want.GetSourceRanges(), "targetTags", want.GetTargetTags())
+			return nil
+		}
+		if b.forbiddenOnSharedVPC(svc, err, gcloudFirewallCreate(want, b.networkProject())) {
 			return nil
 		}
 		if !gce.IsAlreadyExists(err) {
@@ -203,18 +224,57 @@ func (b *Balancer) ensureFirewall(ctx context.Context, want, have *computepb.Fir
 	if !firewallNeedsUpdate(want, have) {
 		return nil
 	}
-	if err := b.api.UpdateFirewall(ctx, want); err != nil {
+	// A patch changes only what it names, so whatever an admin set that
+	// gce-ccm does not model (logging, a disabled flag's reason, ...) stays.
+	// A patch cannot empty a list, though: a rule with lists gce-ccm wants
+	// empty is replaced by itself with those lists emptied, which keeps the
+	// rest of it just the same.
+	var err error
+	method := "patch"
+	if merged, replace := mergeFirewall(want, have); replace {
+		method = "update"
+		err = b.api.UpdateFirewall(ctx, merged)
+	} else {
+		err = b.api.PatchFirewall(ctx, want)
+	}
+	if b.forbiddenOnSharedVPC(svc, err, gcloudFirewallUpdate(want, b.networkProject())) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	logger.V(2).Info("Updated firewall", "sourceRanges", want.GetSourceRanges(), "targetTags", want.GetTargetTags(),
-		"destinationRanges", want.GetDestinationRanges())
+	logger.V(2).Info("Changed firewall", "method", method, "sourceRanges", want.GetSourceRanges(), "targetTags", want.GetTargetTags(),
+		"destinationRanges", want.GetDestinationRanges(), "priority", want.GetPriority())
 	return nil
 }
 
-// deleteFirewall deletes a firewall; one already gone is success.
-func (b *Balancer) deleteFirewall(ctx context.Context, name string) error {
+// mergeFirewall returns have with every field gce-ccm models set as in want,
+// and whether a patch cannot express the change: a list that want leaves
+// empty is not empty in have.
+func mergeFirewall(want, have *computepb.Firewall) (*computepb.Firewall, bool) {
+	merged := proto.Clone(have).(*computepb.Firewall)
+	merged.Description = want.Description
+	merged.Network = want.Network
+	merged.Direction = want.Direction
+	merged.Allowed = want.Allowed
+	merged.SourceRanges = want.SourceRanges
+	merged.TargetTags = want.TargetTags
+	merged.DestinationRanges = want.DestinationRanges
+	merged.Priority = want.Priority
+	merged.Disabled = nil
+	merged.Denied, merged.SourceTags, merged.SourceServiceAccounts, merged.TargetServiceAccounts = nil, nil, nil, nil
+	replace := (len(want.GetDestinationRanges()) == 0 && len(have.GetDestinationRanges()) > 0) ||
+		len(have.GetDenied()) > 0 || len(have.GetSourceTags()) > 0 ||
+		len(have.GetSourceServiceAccounts()) > 0 || len(have.GetTargetServiceAccounts()) > 0 ||
+		have.GetDisabled()
+	return merged, replace
+}
+
+// deleteFirewall deletes a firewall; one already gone is success, and so is
+// one that a Shared VPC forbids deleting (svc gets the gcloud command).
+func (b *Balancer) deleteFirewall(ctx context.Context, svc *v1.Service, name string) error {
 	err := b.api.DeleteFirewall(ctx, name)
-	if gce.IsNotFound(err) {
+	if gce.IsNotFound(err) || b.forbiddenOnSharedVPC(svc, err, gcloudFirewallDelete(name, b.networkProject())) {
 		return nil
 	}
 	if err != nil {
@@ -230,11 +290,11 @@ func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) 
 	if p.sp.local {
 		return nil
 	}
-	want := nodesHealthCheckFirewall(p.clusterID, b.opts.NetworkURL, p.tags)
+	want := nodesHealthCheckFirewall(p.clusterID, b.opts.NetworkURL, p.tags, b.proberRanges())
 	// Services that want the same rule share one write of it.
 	key := "firewalls/" + want.GetName() + "/" + strings.Join(want.GetTargetTags(), ",")
 	_, err := b.shared.do(ctx, key, func() (string, error) {
-		return "", b.ensureFirewall(ctx, want, p.obs.nodesHCFW,
+		return "", b.ensureFirewall(ctx, p.svc, want, p.obs.nodesHCFW,
 			func(d string) bool { return ownedNodesHealthCheckFirewall(d, p.clusterID) }, "cluster "+p.clusterID)
 	})
 	return err
@@ -245,11 +305,11 @@ func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) 
 func (b *Balancer) ensureServiceFirewalls(ctx context.Context, p *plan) error {
 	owned := func(d string) bool { return ownedByService(d, p.sp.key) }
 	fns := []func() error{func() error {
-		return b.ensureFirewall(ctx, serviceFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.firewall, owned, p.sp.key)
+		return b.ensureFirewall(ctx, p.svc, serviceFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.firewall, owned, p.sp.key)
 	}}
 	if p.sp.local {
 		fns = append(fns, func() error {
-			return b.ensureFirewall(ctx, localHealthCheckFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.localHCFW, owned, p.sp.key)
+			return b.ensureFirewall(ctx, p.svc, localHealthCheckFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags, b.proberRanges()), p.obs.localHCFW, owned, p.sp.key)
 		})
 	}
 	return parallel(fns...)

@@ -47,8 +47,9 @@ func TestFirewallNeedsUpdate(t *testing.T) {
 			fw.SourceRanges = []string{"192.168.0.0/16", "10.1.2.3/8"}
 			fw.TargetTags = []string{"pool", "node", "pool"}
 			fw.DestinationRanges = []string{"203.0.113.7"}
-			fw.Priority = ptr(int32(900))
 		}), false},
+		{"priority unset is GCE's default", change(func(fw *computepb.Firewall) { fw.Priority = nil }), false},
+		{"priority drifted", change(func(fw *computepb.Firewall) { fw.Priority = ptr(int32(900)) }), true},
 		{"description", change(func(fw *computepb.Firewall) { fw.Description = ptr(firewallDescription("ns/web", "203.0.113.8")) }), true},
 		{"port added", change(func(fw *computepb.Firewall) { fw.Allowed[0].Ports = []string{"80"} }), true},
 		{"all ports", change(func(fw *computepb.Firewall) { fw.Allowed[0].Ports = nil }), true},
@@ -74,7 +75,7 @@ func TestFirewallNeedsUpdate(t *testing.T) {
 // serve all.
 func TestNodesHealthCheckFirewallNeedsUpdate(t *testing.T) {
 	t.Parallel()
-	want := nodesHealthCheckFirewall("c1", testNetwork, []string{"node"})
+	want := nodesHealthCheckFirewall("c1", testNetwork, []string{"node"}, defaultProberRanges)
 	have := proto.Clone(want).(*computepb.Firewall)
 	if firewallNeedsUpdate(want, have) {
 		t.Error("identical shared firewall needs an update")

@@ -2,6 +2,8 @@ package loadbalancer
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	v1 "k8s.io/api/core/v1"
@@ -88,22 +90,46 @@ func (b *Balancer) deleteForwardingRule(ctx context.Context, name string) error 
 	return nil
 }
 
-// listRules returns the service's forwarding rules by name, from one list.
-func (b *Balancer) listRules(ctx context.Context, lbName string) (map[string]*computepb.ForwardingRule, error) {
+// listRules returns the service's forwarding rules by name, from one list:
+// those of an external network load balancer with a target pool, which
+// this package manages, and the others (an internal load balancer, or an
+// external one with a backend service), which it never changes.
+func (b *Balancer) listRules(ctx context.Context, lbName string) (ours, others map[string]*computepb.ForwardingRule, err error) {
 	list, err := b.api.ListForwardingRules(ctx, `name eq "`+lbName+`.*"`)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	names := forwardingRuleNames(lbName)
-	out := map[string]*computepb.ForwardingRule{}
+	ours, others = map[string]*computepb.ForwardingRule{}, map[string]*computepb.ForwardingRule{}
 	for _, fr := range list {
-		for _, n := range names {
-			if fr.GetName() == n {
-				out[n] = fr
-			}
+		if !slices.Contains(names, fr.GetName()) {
+			continue
+		}
+		if targetPoolRule(fr) {
+			ours[fr.GetName()] = fr
+		} else {
+			others[fr.GetName()] = fr
 		}
 	}
-	return out, nil
+	return ours, others, nil
+}
+
+// targetPoolRule reports whether a rule is of the kind this package builds:
+// scheme EXTERNAL (GCE's default) and no backend service.
+func targetPoolRule(fr *computepb.ForwardingRule) bool {
+	s := fr.GetLoadBalancingScheme()
+	return (s == "" || s == "EXTERNAL") && fr.GetBackendService() == ""
+}
+
+// foreignRuleError says that a rule with one of the service's names belongs
+// to another kind of load balancer, which this package does not touch.
+func foreignRuleError(fr *computepb.ForwardingRule) error {
+	what := "an " + fr.GetLoadBalancingScheme() + " load balancer's"
+	if fr.GetBackendService() != "" {
+		what = "a backend service load balancer's (" + lastSegment(fr.GetBackendService()) + ")"
+	}
+	return fmt.Errorf("forwarding rule %s is %s, which gce-ccm does not manage: it builds no external load balancer "+
+		"beside it; delete it, or mark the Service for that kind of load balancer", fr.GetName(), what)
 }
 
 // ensureRules converges one forwarding rule per protocol, all on the IP and

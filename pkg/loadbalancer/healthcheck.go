@@ -3,6 +3,7 @@ package loadbalancer
 import (
 	"context"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
@@ -105,7 +106,7 @@ func (b *Balancer) deleteHealthCheck(ctx context.Context, name string) error {
 
 // deleteNodesHealthCheck deletes the shared node health check and its
 // firewall when no target pool uses the check any more.
-func (b *Balancer) deleteNodesHealthCheck(ctx context.Context, clusterID string) error {
+func (b *Balancer) deleteNodesHealthCheck(ctx context.Context, svc *v1.Service, clusterID string) error {
 	b.nodesHC.Lock()
 	defer b.nodesHC.Unlock()
 	name := nodesHealthCheckName(clusterID)
@@ -119,5 +120,5 @@ func (b *Balancer) deleteNodesHealthCheck(ctx context.Context, clusterID string)
 	case !gce.IsNotFound(err):
 		return err
 	}
-	return b.deleteFirewall(ctx, nodesHealthCheckFirewallName(clusterID))
+	return b.deleteFirewall(ctx, svc, nodesHealthCheckFirewallName(clusterID))
 }

@@ -20,6 +20,7 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
 
@@ -50,6 +51,7 @@ type Compute interface {
 
 	GetFirewall(ctx context.Context, name string) (*computepb.Firewall, error)
 	InsertFirewall(ctx context.Context, fw *computepb.Firewall) error
+	PatchFirewall(ctx context.Context, fw *computepb.Firewall) error
 	UpdateFirewall(ctx context.Context, fw *computepb.Firewall) error
 	DeleteFirewall(ctx context.Context, name string) error
 
@@ -59,10 +61,10 @@ type Compute interface {
 	DeleteHTTPHealthCheck(ctx context.Context, name string) error
 }
 
-// InstanceFinder finds the VM of a node by the node's name; it is needed for
-// nodes without a provider ID and to derive node tags.
+// InstanceFinder finds the VM of a node (by its provider ID, else its name)
+// or answers cloudprovider.InstanceNotFound.
 type InstanceFinder interface {
-	InstanceByNodeName(ctx context.Context, nodeName string) (*computepb.Instance, error)
+	InstanceOfNode(ctx context.Context, node *v1.Node) (*computepb.Instance, error)
 }
 
 // Options configure a Balancer.
@@ -78,16 +80,44 @@ type Options struct {
 	// the firewalls target. When empty, each node VM's longest tag that is a
 	// prefix of its name is used, as the long-standing provider does.
 	NodeTags []string
-	// ClusterID names the health check that all externalTrafficPolicy
-	// Cluster services share (k8s-<id>-node). Default: the cluster name the
-	// service controller passes.
-	ClusterID string
+	// ClusterID gives the id that names the health check all
+	// externalTrafficPolicy Cluster services share (k8s-<id>-node). It is
+	// the long-standing provider's cluster id, not the cluster name.
+	ClusterID ClusterIDSource
+	// ProberRanges are the sources of Google's health checks that the
+	// health check firewalls admit. Default: Google's documented ranges.
+	ProberRanges []string
+	// NetworkProject is the project of the network and its firewalls, when
+	// it is not Project (a Shared VPC). A firewall write there that GCE
+	// forbids becomes an event with the gcloud command an admin must run,
+	// and the sync goes on.
+	NetworkProject string
 	// Instances finds node VMs; required when nodes lack a provider ID or
 	// NodeTags is empty.
 	Instances InstanceFinder
-	// Status writes the Services' LoadBalancerSynced condition; nil writes
-	// none.
+	// Status writes the Services' LoadBalancerSynced condition and
+	// finalizers; nil writes none.
 	Status StatusWriter
+	// Events records events on Services; nil records none.
+	Events EventRecorder
+}
+
+// ClusterIDSource gives the cluster id. It fails while the id is not known
+// yet, so that nothing is named after a wrong one.
+type ClusterIDSource interface {
+	ClusterID() (string, error)
+}
+
+// StaticClusterID is a ClusterIDSource that never changes.
+type StaticClusterID string
+
+// ClusterID returns the id.
+func (s StaticClusterID) ClusterID() (string, error) { return string(s), nil }
+
+// EventRecorder records an event on an object, as client-go's
+// record.EventRecorder does.
+type EventRecorder interface {
+	Eventf(object runtime.Object, eventtype, reason, messageFmt string, args ...any)
 }
 
 // Balancer implements cloudprovider.LoadBalancer.
@@ -123,7 +153,7 @@ func (b *Balancer) GetLoadBalancerName(_ context.Context, _ string, svc *v1.Serv
 func (b *Balancer) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service) (*v1.LoadBalancerStatus, bool, error) {
 	lbName := loadBalancerName(svc)
 	key := serviceKey(svc)
-	rules, err := b.listRules(ctx, lbName)
+	rules, _, err := b.listRules(ctx, lbName)
 	if err != nil {
 		return nil, false, err
 	}
@@ -165,13 +195,17 @@ func (b *Balancer) GetLoadBalancer(ctx context.Context, clusterName string, svc 
 // nothing else changes. It leaves the LoadBalancerSynced condition alone:
 // pool membership says nothing about the rest of the Service.
 func (b *Balancer) UpdateLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) error {
-	if foreignClass(svc) {
+	switch k, err := serviceKind(svc); {
+	case k == kindForeignClass || k == kindRBS:
 		return cloudprovider.ImplementedElsewhere
+	case err != nil || k == kindInternal:
+		// Nothing of gce-ccm's to update; EnsureLoadBalancer reports why.
+		return nil
 	}
 	lbName := loadBalancerName(svc)
 	logger := klog.FromContext(ctx).WithValues("service", klog.KObj(svc))
 	ctx = klog.NewContext(ctx, logger)
-	hosts, err := b.hosts(ctx, nodes)
+	hosts, err := b.hosts(ctx, svc, nodes)
 	if err != nil {
 		return err
 	}
@@ -197,11 +231,6 @@ func (b *Balancer) UpdateLoadBalancer(ctx context.Context, clusterName string, s
 	return errors.Join(errs...)
 }
 
-// foreignClass reports whether another controller implements the service's
-// load balancer: any spec.loadBalancerClass, as the upstream service
-// controller decides.
-func foreignClass(svc *v1.Service) bool { return svc.Spec.LoadBalancerClass != nil }
-
 func status(ip string) *v1.LoadBalancerStatus {
 	if ip == "" {
 		return &v1.LoadBalancerStatus{}
@@ -210,16 +239,34 @@ func status(ip string) *v1.LoadBalancerStatus {
 }
 
 // clusterID returns the id that names the shared node health check.
-func (b *Balancer) clusterID(clusterName string) (string, error) {
-	id := b.opts.ClusterID
-	if id == "" {
-		id = clusterName
+func (b *Balancer) clusterID() (string, error) {
+	if b.opts.ClusterID == nil {
+		return "", errors.New("no cluster id is configured")
+	}
+	id, err := b.opts.ClusterID.ClusterID()
+	if err != nil {
+		return "", err
 	}
 	if name := nodesHealthCheckFirewallName(id); !gce.ValidName(name) {
 		return "", fmt.Errorf("cluster id %q makes the GCE name %q, which is not valid (lowercase letters, digits and dashes, at most 63 characters); "+
-			"set a shorter --cluster-name", id, name)
+			"fix the ConfigMap kube-system/ingress-uid", id, name)
 	}
 	return id, nil
+}
+
+// event records an event on the Service when a recorder is configured.
+func (b *Balancer) event(svc *v1.Service, eventtype, reason, messageFmt string, args ...any) {
+	if b.opts.Events != nil {
+		b.opts.Events.Eventf(svc, eventtype, reason, messageFmt, args...)
+	}
+}
+
+// proberRanges returns the sources of Google's health checks.
+func (b *Balancer) proberRanges() []string {
+	if len(b.opts.ProberRanges) > 0 {
+		return b.opts.ProberRanges
+	}
+	return defaultProberRanges
 }
 
 // getOptional runs a get and turns "not found" into a nil result.

@@ -1,6 +1,7 @@
 package loadbalancer
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -86,20 +87,27 @@ func TestDescriptionValue(t *testing.T) {
 func TestClusterID(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name, option, clusterName, want string
-		wantErr                         bool
+		name    string
+		source  ClusterIDSource
+		want    string
+		wantErr bool
 	}{
-		{name: "cluster name", clusterName: "kubernetes", want: "kubernetes"},
-		{name: "option wins", option: "abc123", clusterName: "kubernetes", want: "abc123"},
-		{name: "invalid characters", clusterName: "My_Cluster", wantErr: true},
-		{name: "too long", clusterName: strings.Repeat("c", 60), wantErr: true},
+		{name: "upstream id", source: StaticClusterID("6fae00c0892040ff"), want: "6fae00c0892040ff"},
+		{name: "no source", wantErr: true},
+		{name: "source not ready", source: failingClusterID{}, wantErr: true},
+		{name: "invalid characters", source: StaticClusterID("My_Cluster"), wantErr: true},
+		{name: "too long", source: StaticClusterID(strings.Repeat("c", 60)), wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := New(nil, Options{ClusterID: tc.option})
-			got, err := b.clusterID(tc.clusterName)
+			b := New(nil, Options{ClusterID: tc.source})
+			got, err := b.clusterID()
 			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("clusterID(%q) = %q, %v; want %q, error %v", tc.clusterName, got, err, tc.want, tc.wantErr)
+				t.Errorf("clusterID() = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
 			}
 		})
 	}
 }
+
+type failingClusterID struct{}
+
+func (failingClusterID) ClusterID() (string, error) { return "", errors.New("not read yet") }

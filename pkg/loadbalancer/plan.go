@@ -1,6 +1,7 @@
 package loadbalancer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,12 +18,18 @@ type observed struct {
 	address   *computepb.Address
 	requested *computepb.Address // holds spec.loadBalancerIP
 	rules     map[string]*computepb.ForwardingRule
-	pools     map[string]*computepb.TargetPool
-	firewall  *computepb.Firewall
-	localHC   *gce.HTTPHealthCheck
-	localHCFW *computepb.Firewall
-	nodesHC   *gce.HTTPHealthCheck
-	nodesHCFW *computepb.Firewall
+	// foreignRules have the service's names but are another kind of load
+	// balancer's (internal, or with a backend service).
+	foreignRules map[string]*computepb.ForwardingRule
+	// requestedHolders are the rules that hold spec.loadBalancerIP when no
+	// address does (load balancers keep their IPs as the rules' own).
+	requestedHolders []*computepb.ForwardingRule
+	pools        map[string]*computepb.TargetPool
+	firewall     *computepb.Firewall
+	localHC      *gce.HTTPHealthCheck
+	localHCFW    *computepb.Firewall
+	nodesHC      *gce.HTTPHealthCheck
+	nodesHCFW    *computepb.Firewall
 }
 
 // observe reads everything of the service's load balancer at once. A
@@ -33,7 +40,7 @@ func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, stri
 	var pools [2]*computepb.TargetPool
 	poolNames := targetPoolNames(sp.lbName)
 	fns := []func() error{
-		func() (err error) { o.rules, err = b.listRules(ctx, sp.lbName); return err },
+		func() (err error) { o.rules, o.foreignRules, err = b.listRules(ctx, sp.lbName); return err },
 		func() (err error) { o.address, err = getOptional(ctx, b.api.GetAddress, sp.lbName); return err },
 		func() (err error) { pools[0], err = getOptional(ctx, b.api.GetTargetPool, poolNames[0]); return err },
 		func() (err error) { pools[1], err = getOptional(ctx, b.api.GetTargetPool, poolNames[1]); return err },
@@ -51,7 +58,12 @@ func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, stri
 		},
 	}
 	if sp.requestedIP != "" {
-		fns = append(fns, func() (err error) { o.requested, err = b.addressByIP(ctx, sp.requestedIP); return err })
+		fns = append(fns,
+			func() (err error) { o.requested, err = b.addressByIP(ctx, sp.requestedIP); return err },
+			func() (err error) {
+				o.requestedHolders, err = b.api.ListForwardingRules(ctx, `IPAddress eq "`+sp.requestedIP+`"`)
+				return err
+			})
 	}
 	if !sp.local && clusterID != "" {
 		fns = append(fns,
@@ -69,6 +81,13 @@ func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, stri
 	}
 
 	var errs []error
+	if strict {
+		for _, name := range forwardingRuleNames(sp.lbName) {
+			if fr := o.foreignRules[name]; fr != nil {
+				errs = append(errs, foreignRuleError(fr))
+			}
+		}
+	}
 	check := func(kind, name, description string, owned bool, owner string) bool {
 		if !owned && strict {
 			errs = append(errs, notOwned(kind, name, description, owner))
@@ -111,6 +130,7 @@ func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, stri
 // plan is everything EnsureLoadBalancer will do, decided before the first
 // write.
 type plan struct {
+	svc       *v1.Service
 	sp        *spec
 	clusterID string
 	hosts     []string
@@ -148,6 +168,15 @@ type ruleStep struct {
 // makePlan decides everything but the IP of a new address, which GCE picks.
 func (b *Balancer) makePlan(ctx context.Context, sp *spec, clusterID string, hosts, tags []string, o *observed) (*plan, error) {
 	p := &plan{sp: sp, clusterID: clusterID, hosts: hosts, tags: tags, obs: o, hc: desiredHealthCheck(sp, clusterID)}
+	if o.requested == nil {
+		for _, fr := range o.requestedHolders {
+			if fr.GetIPAddress() == sp.requestedIP && !isOwnRule(fr.GetSelfLink(), sp.lbName, o.rules) {
+				holder := cmp.Or(descriptionValue(fr.GetDescription(), serviceNameKey), "another load balancer")
+				return nil, &InputError{Field: "spec.loadBalancerIP", Value: sp.requestedIP,
+					Reason: fmt.Sprintf("held by forwarding rule %s of Service %s", fr.GetName(), holder)}
+			}
+		}
+	}
 	var err error
 	if p.addr, err = planAddress(sp, o.address, o.requested, o.rules); err != nil {
 		return nil, err
@@ -223,21 +252,20 @@ func (b *Balancer) makePlan(ctx context.Context, sp *spec, clusterID string, hos
 		}
 	}
 
-	// An IP held only by rules must become static before the last of them is
-	// recreated, or it is lost.
+	// An IP held only by rules (GCE's ephemeral IP) must become static
+	// before a rule is made on it: GCE takes an explicit IP for a new rule
+	// only from a reserved address, and the IP would be lost if the last
+	// rule holding it were recreated without one.
 	if p.addr.reserve == nil && !p.addr.userOwned && o.address == nil && p.addr.ip != "" {
-		held, kept := false, false
+		insert := false
 		for _, step := range p.rules {
-			if step.have != nil && step.have.GetIPAddress() == p.addr.ip {
-				held = true
-				recreate, _ := forwardingRuleNeedsUpdate(p.desiredRule(step, "", p.addr.ip), step.have)
-				kept = kept || !recreate
+			recreate := step.have == nil
+			if !recreate {
+				recreate, _ = forwardingRuleNeedsUpdate(p.desiredRule(step, "", p.addr.ip), step.have)
 			}
+			insert = insert || recreate
 		}
-		for _, name := range p.staleRules {
-			held = held || o.rules[name].GetIPAddress() == p.addr.ip
-		}
-		if held && !kept {
+		if insert {
 			holder, err := b.addressByIP(ctx, p.addr.ip)
 			if err != nil {
 				return nil, err

@@ -47,8 +47,8 @@ func TestOperationsRunConcurrently(t *testing.T) {
 	for _, c := range e.writes() {
 		n += c
 	}
-	if n != 6 {
-		t.Errorf("writes = %v, want 6 inserts", e.writes())
+	if n != 7 {
+		t.Errorf("writes = %v, want 6 inserts and the release of the address", e.writes())
 	}
 	deleted := peak(func() error { return e.lb.EnsureLoadBalancerDeleted(e.ctx, cluster, svc) })
 	t.Logf("peak in flight: delete %d", deleted)

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/component-base/metrics"
 
@@ -27,6 +31,9 @@ const Name = "gce"
 type Options struct {
 	// InstanceCacheTTL bounds how stale a node lookup may be.
 	InstanceCacheTTL time.Duration
+	// ProberRanges replace Google's health check source ranges in the
+	// health check firewalls (--cloud-provider-gce-lb-src-cidrs).
+	ProberRanges []string
 }
 
 // DefaultInstanceCacheTTL is the default of Options.InstanceCacheTTL.
@@ -39,6 +46,7 @@ type Provider struct {
 	routes       *routes.Routes
 	lb           *loadbalancer.Balancer
 	lbStatus     *serviceStatus
+	clusterID    *clusterID
 	apiMetrics   *gce.Metrics
 	routeMetrics *routes.Metrics
 }
@@ -75,15 +83,18 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 	})
 	routeMetrics := routes.NewMetrics()
 	lbStatus := &serviceStatus{}
+	id := &clusterID{}
 	return &Provider{
 		cloud:     cloud,
 		instances: inst,
 		routes:    routes.New(cloud, inst, c.NetworkURL(), routeMetrics),
 		lb: loadbalancer.New(cloud, loadbalancer.Options{
-			Project: c.ProjectID, Region: c.Region, NetworkURL: c.NetworkURL(), NodeTags: c.NodeTags, Instances: inst,
-			Status: lbStatus,
+			Project: c.ProjectID, Region: c.Region, NetworkURL: c.NetworkURL(), NetworkProject: c.NetworkProjectID,
+			NodeTags: c.NodeTags, Instances: inst, ClusterID: id, ProberRanges: opts.ProberRanges,
+			Status: lbStatus, Events: lbStatus,
 		}),
 		lbStatus:     lbStatus,
+		clusterID:    id,
 		apiMetrics:   apiMetrics,
 		routeMetrics: routeMetrics,
 	}, nil
@@ -99,9 +110,21 @@ func (p *Provider) Collectors() []metrics.Registerable {
 func (p *Provider) Cloud() *gce.Cloud { return p.cloud }
 
 // Initialize is called by the manager before the controllers start. It
-// gives the load balancers a client to write Service conditions with.
-func (p *Provider) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, _ <-chan struct{}) {
-	p.lbStatus.init(clientBuilder.ClientOrDie(serviceStatusClientName))
+// gives the load balancers a client to write Service conditions,
+// finalizers and events with, and starts following the cluster id.
+func (p *Provider) Initialize(clientBuilder cloudprovider.ControllerClientBuilder, stop <-chan struct{}) {
+	client := clientBuilder.ClientOrDie(serviceStatusClientName)
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	recorder := broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "gce-cloud-controller-manager"})
+	p.lbStatus.init(client, recorder)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-stop
+		cancel()
+		broadcaster.Shutdown()
+	}()
+	go p.clusterID.run(ctx, client)
 }
 
 // LoadBalancer turns type=LoadBalancer Services into network load balancers.
@@ -125,7 +148,8 @@ func (p *Provider) Routes() (cloudprovider.Routes, bool) { return p.routes, true
 // ProviderName returns "gce".
 func (p *Provider) ProviderName() string { return Name }
 
-// HasClusterID is true: resources are named from --cluster-name.
+// HasClusterID is true: routes are named from --cluster-name, shared load
+// balancer resources from the cluster id in ConfigMap kube-system/ingress-uid.
 func (p *Provider) HasClusterID() bool { return true }
 
 // String helps logs.

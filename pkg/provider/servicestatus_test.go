@@ -9,6 +9,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/gce-ccm/gce-ccm/pkg/loadbalancer"
 )
@@ -34,7 +35,7 @@ func TestServiceStatusPatchesOnlyItsCondition(t *testing.T) {
 	if err := s.SetServiceCondition(ctx, svc, metav1.Condition{}); err != nil {
 		t.Fatalf("without a client: %v", err)
 	}
-	s.init(client)
+	s.init(client, record.NewFakeRecorder(10))
 
 	bad := metav1.Condition{Type: loadbalancer.ConditionSynced, Status: metav1.ConditionFalse, Reason: loadbalancer.ReasonInvalidConfiguration,
 		Message: `spec.ports[0].protocol "SCTP"`, LastTransitionTime: metav1.NewTime(at.Add(time.Hour))}

@@ -1,0 +1,108 @@
+package loadbalancer
+
+import (
+	"slices"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// Annotations, classes and finalizers of the long-standing GCE provider
+// that decide which kind of load balancer a Service gets and who builds it.
+const (
+	// TypeAnnotation asks for an internal load balancer with "Internal".
+	TypeAnnotation = "networking.gke.io/load-balancer-type"
+	// DeprecatedTypeAnnotation is TypeAnnotation's older name; it also
+	// accepts "internal".
+	DeprecatedTypeAnnotation = "cloud.google.com/load-balancer-type"
+	// ClassInternalLegacy is the loadBalancerClass of the target-pool era
+	// internal load balancer.
+	ClassInternalLegacy = "networking.gke.io/l4-regional-internal-legacy"
+	// ClassExternalLegacy is the loadBalancerClass of the network load
+	// balancer with a target pool: gce-ccm's own.
+	ClassExternalLegacy = "networking.gke.io/l4-regional-external-legacy"
+	// RBSAnnotation "enabled" hands the Service to the controller that builds
+	// network load balancers with regional backend services (GKE's).
+	RBSAnnotation = "cloud.google.com/l4-rbs"
+	// NetLBFinalizer is kept on a Service while its external load balancer
+	// may exist.
+	NetLBFinalizer = "gke.networking.io/l4-netlb-v1"
+	// ILBFinalizer is kept on a Service while its internal load balancer may
+	// exist.
+	ILBFinalizer = "gke.networking.io/l4-ilb-v1"
+	// rbsFinalizer marks a Service whose load balancer the backend-service
+	// controller built.
+	rbsFinalizer = "gke.networking.io/l4-netlb-v2"
+)
+
+// kind is who builds a Service's load balancer, and what sort.
+type kind int
+
+const (
+	// kindExternal: a network load balancer with a target pool, by gce-ccm.
+	kindExternal kind = iota
+	// kindInternal: an internal load balancer. gce-ccm does not build these
+	// yet, and never builds an external one in its place.
+	kindInternal
+	// kindForeignClass: spec.loadBalancerClass names another controller.
+	kindForeignClass
+	// kindRBS: GKE's backend-service controller builds it.
+	kindRBS
+)
+
+// serviceKind decides the kind as the long-standing provider does: the
+// class first, then the type annotation (the current key before the
+// deprecated one). It is stricter in one way on purpose: a type annotation
+// with a value that is neither internal nor external is an error, where that
+// provider built a public load balancer for any value it did not know.
+func serviceKind(svc *v1.Service) (kind, error) {
+	if c := svc.Spec.LoadBalancerClass; c != nil {
+		switch *c {
+		case ClassInternalLegacy:
+			return kindInternal, nil
+		case ClassExternalLegacy:
+			return kindExternal, nil
+		default:
+			return kindForeignClass, nil
+		}
+	}
+	if svc.Annotations[RBSAnnotation] == "enabled" || slices.Contains(svc.Finalizers, rbsFinalizer) {
+		return kindRBS, nil
+	}
+	for _, key := range []string{TypeAnnotation, DeprecatedTypeAnnotation} {
+		v, ok := svc.Annotations[key]
+		if !ok {
+			continue
+		}
+		switch {
+		case v == "Internal" || v == "internal":
+			return kindInternal, nil
+		case v == "External" || v == "external" || v == "":
+			return kindExternal, nil
+		default:
+			return kindExternal, &InputError{Field: "metadata.annotations[" + key + "]", Value: v,
+				Reason: `not a load balancer type; use "Internal" for an internal load balancer, or remove the annotation for an external one`}
+		}
+	}
+	return kindExternal, nil
+}
+
+// InternalRefusal is the error of a Service that asks for an internal load
+// balancer, which gce-ccm does not build yet. Removed says whether the
+// Service's external load balancer was deleted because of it.
+type InternalRefusal struct {
+	*InputError
+	Removed bool
+}
+
+// internalRefusal names what asked for the internal load balancer.
+func internalRefusal(svc *v1.Service) *InputError {
+	field, value := "spec.loadBalancerClass", ClassInternalLegacy
+	for _, key := range []string{TypeAnnotation, DeprecatedTypeAnnotation} {
+		if v, ok := svc.Annotations[key]; ok && svc.Spec.LoadBalancerClass == nil {
+			field, value = "metadata.annotations["+key+"]", v
+			break
+		}
+	}
+	return &InputError{Field: field, Value: value,
+		Reason: "asks for an internal load balancer, which gce-ccm does not build yet; it builds no external (public) load balancer in its place"}
+}
