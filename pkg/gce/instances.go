@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -26,16 +27,23 @@ func (c *Cloud) GetInstance(ctx context.Context, zone, name string) (*computepb.
 
 // ListInstances returns every VM of the project in the configured zones,
 // with one paged aggregated list (one request per 500 VMs, not per zone).
+// With node-instance-prefix set only VMs whose names start with it are
+// listed, by the same name filter the long-standing GCE provider puts on its
+// instance lists; callers look up any other VM by name.
 func (c *Cloud) ListInstances(ctx context.Context) ([]*computepb.Instance, error) {
 	zones := map[string]bool{}
 	for _, z := range c.cfg.Zones {
 		zones["zones/"+z] = true
 	}
+	req := &computepb.AggregatedListInstancesRequest{Project: c.cfg.ProjectID, MaxResults: ptr(uint32(500))}
+	// A prefix no VM name can have (names are [-a-z0-9]) would hide every
+	// VM from the list; lookups by name would still work, but list them all.
+	if p := c.cfg.NodeInstancePrefix; p != "" && namePrefixRE.MatchString(p) {
+		req.Filter = ptr(fmt.Sprintf(`name eq "%s.*"`, p))
+	}
 	var out []*computepb.Instance
 	err := c.read(ctx, "instances.aggregatedList", func(ctx context.Context) error {
-		it := c.instances.AggregatedList(ctx, &computepb.AggregatedListInstancesRequest{
-			Project: c.cfg.ProjectID, MaxResults: ptr(uint32(500)),
-		})
+		it := c.instances.AggregatedList(ctx, req)
 		for {
 			pair, err := it.Next()
 			if errors.Is(err, iterator.Done) {
@@ -78,6 +86,10 @@ func (c *Cloud) ZonesInRegion(ctx context.Context, region string) ([]string, err
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// namePrefixRE matches what can start a VM name; none of it is special in
+// the RE2 of list filters.
+var namePrefixRE = regexp.MustCompile(`^[a-z][-a-z0-9]*$`)
 
 // ZoneOfLink returns the zone name of a zone URL or a resource URL within a zone.
 func ZoneOfLink(link string) string {
