@@ -125,8 +125,8 @@ func targetPoolRule(fr *computepb.ForwardingRule) bool {
 // to another kind of load balancer, which this package does not touch.
 func foreignRuleError(fr *computepb.ForwardingRule) error {
 	what := "an " + fr.GetLoadBalancingScheme() + " load balancer's"
-	if fr.GetBackendService() != "" {
-		what = "a backend service load balancer's (" + lastSegment(fr.GetBackendService()) + ")"
+	if s := fr.GetLoadBalancingScheme(); s == "" || s == "EXTERNAL" {
+		what = "an external load balancer's with backend service " + lastSegment(fr.GetBackendService())
 	}
 	return fmt.Errorf("forwarding rule %s is %s, which gce-ccm does not manage: it builds no external load balancer "+
 		"beside it; delete it, or mark the Service for that kind of load balancer", fr.GetName(), what)

@@ -24,12 +24,12 @@ type observed struct {
 	// requestedHolders are the rules that hold spec.loadBalancerIP when no
 	// address does (load balancers keep their IPs as the rules' own).
 	requestedHolders []*computepb.ForwardingRule
-	pools        map[string]*computepb.TargetPool
-	firewall     *computepb.Firewall
-	localHC      *gce.HTTPHealthCheck
-	localHCFW    *computepb.Firewall
-	nodesHC      *gce.HTTPHealthCheck
-	nodesHCFW    *computepb.Firewall
+	pools            map[string]*computepb.TargetPool
+	firewall         *computepb.Firewall
+	localHC          *gce.HTTPHealthCheck
+	localHCFW        *computepb.Firewall
+	nodesHC          *gce.HTTPHealthCheck
+	nodesHCFW        *computepb.Firewall
 }
 
 // observe reads everything of the service's load balancer at once. A
@@ -215,7 +215,7 @@ func (b *Balancer) makePlan(ctx context.Context, sp *spec, clusterID string, hos
 	for _, fr := range o.rules {
 		targeted[lastSegment(fr.GetTarget())] = true
 	}
-	probe := desiredTargetPool("", sp, nil, "")
+	probe := desiredTargetPool("", sp, nil, healthCheckURL(b.opts.Project, p.hc.Name))
 	poolNames := targetPoolNames(sp.lbName)
 	for _, pass := range []func(string) bool{func(n string) bool { return targeted[n] }, func(string) bool { return true }} {
 		for _, name := range poolNames {

@@ -3,6 +3,7 @@ package loadbalancer
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"k8s.io/klog/v2"
@@ -31,7 +32,12 @@ func desiredTargetPool(name string, sp *spec, hosts []string, hcLink string) *co
 
 // poolDiff is what it takes to turn an existing pool into the wanted one.
 type poolDiff struct {
-	// recreate: the session affinity differs, which GCE cannot change.
+	// recreate: the session affinity differs, which GCE cannot change, or
+	// the pool has another health check. GCE allows one health check per
+	// pool, so changing it in place would leave the pool without one for a
+	// while, and a pool without a health check sends traffic to every VM,
+	// ready or not: a new pool is built with the new check and the rules
+	// are moved to it.
 	recreate bool
 	// add and remove are instance URLs.
 	add, remove []string
@@ -55,6 +61,10 @@ func targetPoolNeedsUpdate(want, have *computepb.TargetPool) poolDiff {
 	wantHC := ""
 	if len(want.GetHealthChecks()) > 0 {
 		wantHC = want.GetHealthChecks()[0]
+	}
+	if wantHC != "" && len(have.GetHealthChecks()) > 0 &&
+		!slices.ContainsFunc(have.GetHealthChecks(), func(hc string) bool { return sameResource(hc, wantHC) }) {
+		d.recreate = true
 	}
 	attached := false
 	for _, hc := range have.GetHealthChecks() {
@@ -128,7 +138,8 @@ func (b *Balancer) createTargetPool(ctx context.Context, want *computepb.TargetP
 func (b *Balancer) syncTargetPool(ctx context.Context, want, have *computepb.TargetPool) error {
 	d := targetPoolNeedsUpdate(want, have)
 	if d.recreate {
-		return fmt.Errorf("target pool %s has session affinity %s, want %s", want.GetName(), have.GetSessionAffinity(), want.GetSessionAffinity())
+		return fmt.Errorf("target pool %s has session affinity %s and health checks %v, want %s and %v", want.GetName(),
+			have.GetSessionAffinity(), have.GetHealthChecks(), want.GetSessionAffinity(), want.GetHealthChecks())
 	}
 	logger := klog.FromContext(ctx).WithValues("targetPool", want.GetName())
 	// A pool holds one health check: the old one goes before the new one.

@@ -26,8 +26,10 @@ func TestTargetPoolNeedsUpdate(t *testing.T) {
 			poolDiff{recreate: true}},
 		{"members", &computepb.TargetPool{SessionAffinity: ptr("NONE"), Instances: []string{vm("b"), vm("c")}, HealthChecks: []string{hcA}},
 			poolDiff{add: []string{vm("a")}, remove: []string{vm("c")}}},
+		// One check per pool: a new pool with the new check replaces it,
+		// so that no pool is ever without one.
 		{"other health check", &computepb.TargetPool{SessionAffinity: ptr("NONE"), Instances: []string{vm("a"), vm("b")}, HealthChecks: []string{hcB}},
-			poolDiff{detach: []string{hcB}, attach: hcA}},
+			poolDiff{recreate: true, detach: []string{hcB}, attach: hcA}},
 		{"no health check", &computepb.TargetPool{SessionAffinity: ptr("NONE"), Instances: []string{vm("a"), vm("b")}},
 			poolDiff{attach: hcA}},
 	} {
