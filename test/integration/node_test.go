@@ -239,3 +239,57 @@ func deleteAndWait(t *testing.T, env *harness.Env, path string) {
 func hasTaint(n *corev1.Node, key string) bool {
 	return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == key })
 }
+
+// TestNodeDualStackNodeIP registers nodes as kubelets with a dual-stack
+// --node-ip and --cloud-provider=external do: with the annotation
+// alpha.kubernetes.io/provided-node-ip naming both addresses. The cloud-node
+// controller initialises a node only when the cloud reports every one of
+// them, so the VM's IPv6 address must be among the node addresses.
+func TestNodeDualStackNodeIP(t *testing.T) {
+	const providedNodeIP = "alpha.kubernetes.io/provided-node-ip"
+	internal := seed("node-v6-int", "us-central1-a")
+	internal.InternalIP, internal.ExternalIP, internal.InternalIPv6 = "10.128.0.21", "198.18.0.21", "fd20::1:0:21:0:0"
+	external := seed("node-v6-ext", "us-central1-b")
+	external.InternalIP, external.NoExternalIP, external.ExternalIPv6 = "10.128.0.22", true, "2600:1900:4000:1:0:22::"
+	env := startEnv(t, fakecompute.Config{}, internal, external)
+	startManager(t, env, "m1")
+
+	for _, tc := range []struct {
+		vm     fakecompute.InstanceSeed
+		nodeIP string
+		want   []corev1.NodeAddress
+	}{
+		{internal, "10.128.0.21,fd20::1:0:21:0:0", []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: "10.128.0.21"},
+			{Type: corev1.NodeInternalIP, Address: "fd20::1:0:21:0:0"},
+			{Type: corev1.NodeExternalIP, Address: "198.18.0.21"},
+			{Type: corev1.NodeHostName, Address: "node-v6-int.us-central1-a.c.fake-project.internal"},
+		}},
+		{external, "10.128.0.22,2600:1900:4000:1:0:22::", []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: "10.128.0.22"},
+			{Type: corev1.NodeInternalIP, Address: "2600:1900:4000:1:0:22::"},
+			{Type: corev1.NodeHostName, Address: "node-v6-ext.us-central1-b.c.fake-project.internal"},
+		}},
+	} {
+		t.Run(tc.vm.Name, func(t *testing.T) {
+			n := &corev1.Node{
+				ObjectMeta: metav1.ObjectMeta{Name: tc.vm.Name, Annotations: map[string]string{providedNodeIP: tc.nodeIP}},
+				Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: uninitializedTaint, Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
+			}
+			if _, err := env.Admin.CoreV1().Nodes().Create(t.Context(), n, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			// The controller removes the taint and writes the addresses in
+			// separate updates: wait for both.
+			eventually(t, 60*time.Second, "node "+tc.vm.Name+" initialised with its dual-stack addresses", func(ctx context.Context) (bool, string) {
+				n, err := env.Admin.CoreV1().Nodes().Get(ctx, tc.vm.Name, metav1.GetOptions{})
+				if err != nil {
+					return false, err.Error()
+				}
+				diff := cmp.Diff(tc.want, n.Status.Addresses)
+				return !hasTaint(n, uninitializedTaint) && diff == "",
+					fmt.Sprintf("taints %v, addresses (-want +got):\n%s", n.Spec.Taints, diff)
+			})
+		})
+	}
+}
