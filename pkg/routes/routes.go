@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
-	"k8s.io/apimachinery/pkg/types"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/component-base/metrics"
 	"k8s.io/klog/v2"
@@ -55,16 +54,39 @@ type Routes struct {
 	instances  InstanceFinder
 	networkURL string
 	metrics    *Metrics
+	nodes      NodeLister
 }
 
 var _ cloudprovider.Routes = (*Routes)(nil)
 
-// New returns Routes for the network at networkURL.
+// Options configure Routes.
+type Options struct {
+	// Instances finds the VM of a node; required.
+	Instances InstanceFinder
+	// NetworkURL is the cluster's network; required.
+	NetworkURL string
+	// Metrics; new unregistered ones when nil.
+	Metrics *Metrics
+	// Nodes lists the cluster's nodes so that ListRoutes can name each
+	// route's target by its Node's name. Without it the target is the VM's
+	// name, as with the long-standing GCE provider, and a node whose name is
+	// not its VM's (e.g. the VM's FQDN) has its route deleted and created
+	// again on every reconcile. A client-go NodeLister satisfies it.
+	Nodes NodeLister
+}
+
+// New returns Routes for the network at networkURL, without a node lister:
+// see Options.Nodes.
 func New(api Compute, instances InstanceFinder, networkURL string, m *Metrics) *Routes {
-	if m == nil {
-		m = NewMetrics()
+	return NewWithOptions(api, Options{Instances: instances, NetworkURL: networkURL, Metrics: m})
+}
+
+// NewWithOptions returns Routes configured by opts.
+func NewWithOptions(api Compute, opts Options) *Routes {
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
 	}
-	return &Routes{api: api, instances: instances, networkURL: networkURL, metrics: m}
+	return &Routes{api: api, instances: opts.Instances, networkURL: opts.NetworkURL, metrics: opts.Metrics, nodes: opts.Nodes}
 }
 
 // ListRoutes returns the cluster's routes, from one paged list.
@@ -72,6 +94,10 @@ func (r *Routes) ListRoutes(ctx context.Context, clusterName string) ([]*cloudpr
 	prefix := namePrefix(clusterName)
 	filter := fmt.Sprintf(`(name eq "%s.*") (description eq "%s") (network eq "%s")`, prefix, Description, r.networkURL)
 	list, err := r.api.ListRoutes(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("list routes of cluster %s: %w", clusterName, err)
+	}
+	targets, err := r.nodeNames()
 	if err != nil {
 		return nil, fmt.Errorf("list routes of cluster %s: %w", clusterName, err)
 	}
@@ -83,7 +109,7 @@ func (r *Routes) ListRoutes(ctx context.Context, clusterName string) ([]*cloudpr
 		}
 		out = append(out, &cloudprovider.Route{
 			Name:            gr.GetName(),
-			TargetNode:      types.NodeName(lastSegment(gr.GetNextHopInstance())),
+			TargetNode:      targets.of(gr.GetNextHopInstance()),
 			DestinationCIDR: gr.GetDestRange(),
 			Blackhole:       gr.GetNextHopInstance() == "",
 		})
@@ -199,7 +225,7 @@ func (r *Routes) DeleteRoute(ctx context.Context, clusterName string, route *clo
 	if !r.owned(have, namePrefix(clusterName)) {
 		return fmt.Errorf("route %s is not a pod route of cluster %s on network %s; refusing to delete it", route.Name, clusterName, r.networkURL)
 	}
-	if have.GetDestRange() != route.DestinationCIDR || (route.TargetNode != "" && lastSegment(have.GetNextHopInstance()) != string(route.TargetNode)) {
+	if have.GetDestRange() != route.DestinationCIDR || (route.TargetNode != "" && !r.pointsAt(have, route.TargetNode)) {
 		klog.FromContext(ctx).V(2).Info("Not deleting route: it changed since it was listed", "route", route.Name)
 		return nil
 	}
