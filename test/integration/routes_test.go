@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	compute "google.golang.org/api/compute/v1"
+	"google.golang.org/api/option"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -137,6 +139,77 @@ func TestRoutesRefuseVMWithoutIPForward(t *testing.T) {
 	if got := routeTable(env); len(got) != 1 {
 		t.Errorf("routes = %v, want only node-a's", got)
 	}
+
+	// The admin turns IP forwarding on as GCE allows it: stop the VM,
+	// update canIpForward, start it. The route follows.
+	enableIPForward(t, env, "us-central1-a", "node-nofwd")
+	nofwd, err := env.Admin.CoreV1().Nodes().Get(t.Context(), "node-nofwd", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a", "itest-"+string(nofwd.UID)+" 10.244.2.0/24 -> node-nofwd")
+}
+
+// enableIPForward sets canIpForward on a VM through the Compute API with the
+// client the long-standing provider uses, as an admin would: stop, update,
+// start, each waited for.
+func enableIPForward(t *testing.T, env *harness.Env, zone, name string) {
+	t.Helper()
+	ctx := t.Context()
+	svc, err := compute.NewService(ctx, option.WithEndpoint(env.Fake.URL()+"/compute/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, op *compute.Operation, err error) {
+		t.Helper()
+		for err == nil && op.Status != "DONE" {
+			op, err = svc.ZoneOperations.Wait(harness.Project, zone, op.Name).Context(ctx).Do()
+		}
+		if err == nil && op.Error != nil {
+			err = fmt.Errorf("operation %s: %v", op.Name, op.Error.Errors[0].Message)
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", what, name, err)
+		}
+	}
+	op, err := svc.Instances.Stop(harness.Project, zone, name).Context(ctx).Do()
+	wait("stop", op, err)
+	vm, err := svc.Instances.Get(harness.Project, zone, name).Context(ctx).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm.CanIpForward = true
+	op, err = svc.Instances.Update(harness.Project, zone, name, vm).Context(ctx).Do()
+	wait("update", op, err)
+	op, err = svc.Instances.Start(harness.Project, zone, name).Context(ctx).Do()
+	wait("start", op, err)
+}
+
+// TestRoutesNodeNamedByFQDN covers kubelets that register under their VM's
+// FQDN: the node's route is created once, and later reconciles write
+// nothing (before, every reconcile deleted the route as belonging to no node
+// and created it again).
+func TestRoutesNodeNamedByFQDN(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("vm-1", "us-central1-a"), seed("vm-2", "us-central1-b"))
+	startManager(t, env, "m1", routeArgs...)
+	fqdn := createNodeWithCIDRs(t, env, "vm-1.us-central1-a.c."+harness.Project+".internal", "10.244.1.0/24")
+	plain := createNodeWithCIDRs(t, env, "vm-2", "10.244.2.0/24")
+	wantRoutes(t, env, "itest-"+string(fqdn.UID)+" 10.244.1.0/24 -> vm-1", "itest-"+string(plain.UID)+" 10.244.2.0/24 -> vm-2")
+	networkAvailable(t, env, fqdn.Name)
+	waitInitialised(t, env, fqdn.Name) // its provider ID is set: both ways of naming the VM are exercised
+
+	env.Fake.ResetCalls()
+	// Three route lists by the manager: at least two whole reconciles.
+	eventually(t, 60*time.Second, "route reconciles", func(context.Context) (bool, string) {
+		n := env.Fake.Calls()["routes.list"]["ok"]
+		return n >= 3, fmt.Sprintf("%d lists", n)
+	})
+	for method, results := range env.Fake.Calls() {
+		if isWrite(method) {
+			t.Errorf("reconcile of unchanged routes wrote: %s %v", method, results)
+		}
+	}
+	wantRoutes(t, env, "itest-"+string(fqdn.UID)+" 10.244.1.0/24 -> vm-1", "itest-"+string(plain.UID)+" 10.244.2.0/24 -> vm-2")
 }
 
 func TestRoutesQuotaExhaustedThenRaised(t *testing.T) {
