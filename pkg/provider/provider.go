@@ -47,6 +47,7 @@ type Provider struct {
 	lb           *loadbalancer.Balancer
 	lbStatus     *serviceStatus
 	clusterID    *clusterID
+	nodes        *nodeLister
 	apiMetrics   *gce.Metrics
 	routeMetrics *routes.Metrics
 }
@@ -84,10 +85,11 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 	routeMetrics := routes.NewMetrics()
 	lbStatus := &serviceStatus{}
 	id := &clusterID{}
+	nodes := &nodeLister{}
 	return &Provider{
 		cloud:     cloud,
 		instances: inst,
-		routes:    routes.New(cloud, inst, c.NetworkURL(), routeMetrics),
+		routes:    routes.NewWithOptions(cloud, routes.Options{Instances: inst, NetworkURL: c.NetworkURL(), Metrics: routeMetrics, Nodes: nodes}),
 		lb: loadbalancer.New(cloud, loadbalancer.Options{
 			Project: c.ProjectID, Region: c.Region, NetworkURL: c.NetworkURL(), NetworkProject: c.NetworkProjectID,
 			NodeTags: c.NodeTags, Instances: inst, ClusterID: id, ProberRanges: opts.ProberRanges,
@@ -95,6 +97,7 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 		}),
 		lbStatus:     lbStatus,
 		clusterID:    id,
+		nodes:        nodes,
 		apiMetrics:   apiMetrics,
 		routeMetrics: routeMetrics,
 	}, nil

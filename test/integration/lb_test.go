@@ -25,11 +25,14 @@ import (
 
 // What the load balancer tests expect: gce.conf sets no node-tags, so the
 // firewalls target each node VM's tag that prefixes its name; the shared
-// health check is named from --cluster-name.
+// health check is named from the cluster id in ConfigMap
+// kube-system/ingress-uid, which startLB creates as the long-standing
+// provider would have (not from --cluster-name).
 const (
 	lbNamespace    = "default"
 	lbNodeTag      = "node"
-	nodesHC        = "k8s-" + clusterName + "-node"
+	lbClusterID    = "c0ffee00c0ffee00"
+	nodesHC        = "k8s-" + lbClusterID + "-node"
 	nodesHCFW      = nodesHC + "-http-hc"
 	syncedType     = "LoadBalancerSynced"
 	finalizer      = "service.kubernetes.io/load-balancer-cleanup"
@@ -57,6 +60,7 @@ func startLB(t *testing.T, fake fakecompute.Config, n int, extra ...fakecompute.
 		vms = append(vms, lbSeed(fmt.Sprintf("node-%d", i), zones[i%len(zones)]))
 	}
 	env := startEnv(t, fake, vms...)
+	createClusterID(t, env, lbClusterID)
 	m := startManager(t, env, "m1", lbArgs...)
 	for i := range n {
 		createNode(t, env, fmt.Sprintf("node-%d", i))
@@ -68,6 +72,17 @@ func startLB(t *testing.T, fake fakecompute.Config, n int, extra ...fakecompute.
 }
 
 var zones = []string{"us-central1-a", "us-central1-b", "us-central1-c"}
+
+// createClusterID creates ConfigMap kube-system/ingress-uid as the
+// long-standing provider does.
+func createClusterID(t *testing.T, env *harness.Env, id string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "ingress-uid"},
+		Data: map[string]string{"uid": id, "provider-uid": id}}
+	if _, err := env.Admin.CoreV1().ConfigMaps("kube-system").Create(t.Context(), cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // lbService is a TCP :80 LoadBalancer Service.
 func lbService(name string, mutate ...func(*corev1.Service)) *corev1.Service {
@@ -599,7 +614,7 @@ func TestLBCreate(t *testing.T) {
 	t.Logf("ingress IP after %s", time.Since(start).Round(time.Millisecond))
 
 	st := stateOf(env.Fake.Dump(), lbNameOf(svc))
-	want := lbWant{key: "default/web", ip: ip, ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"},
+	want := lbWant{key: "default/web", ip: ip, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"},
 		instances: []string{"node-0", "node-1", "node-2"}}
 	if why := st.check(want); why != "" {
 		t.Errorf("load balancer: %s", why)
@@ -622,7 +637,7 @@ func TestLBCreate(t *testing.T) {
 func TestLBChangesConverge(t *testing.T) {
 	env, _ := startLB(t, fakecompute.Config{Latency: 20 * time.Millisecond}, 3, lbSeed("node-3", "us-central1-b"))
 	svc := createService(t, env, lbService("web"))
-	want := lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1", "node-2"}}
+	want := lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1", "node-2"}}
 	ip := waitLB(t, env, svc, want)
 	lbName := lbNameOf(svc)
 
@@ -646,6 +661,9 @@ func TestLBChangesConverge(t *testing.T) {
 		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53})
 	}, func(w *lbWant) {
 		w.portRanges, w.allowed = []string{"TCP 80-443", "UDP 53-53"}, []string{"tcp:80,443", "udp:53"}
+		// Two rules share the IP, which GCE allows only on a reserved
+		// address: the Service keeps one.
+		w.ownAddress = true
 	})
 	if st := stateOf(env.Fake.Dump(), lbName); !slices.Equal(sorted(st.ruleNames), []string{lbName, lbName + "-udp"}) {
 		t.Errorf("forwarding rules %v, want the TCP rule kept as %s and %s-udp added", st.ruleNames, lbName, lbName)
@@ -720,7 +738,7 @@ func TestLBChangesConverge(t *testing.T) {
 func TestLBTypeChange(t *testing.T) {
 	env, _ := startLB(t, fakecompute.Config{}, 1)
 	svc := createService(t, env, lbService("web"))
-	waitLB(t, env, svc, lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
+	waitLB(t, env, svc, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
 	waitCondition(t, env, "web", metav1.ConditionTrue, "Synced")
 
 	updateService(t, env, "web", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP })
@@ -761,7 +779,7 @@ func TestLBUserStaticAddress(t *testing.T) {
 // health check goes with the last Cluster-policy Service.
 func TestLBDelete(t *testing.T) {
 	env, _ := startLB(t, fakecompute.Config{Latency: 20 * time.Millisecond}, 2)
-	want := lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1"}}
+	want := lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1"}}
 	first := createService(t, env, lbService("first"))
 	second := createService(t, env, lbService("second"))
 	waitLB(t, env, first, want)
@@ -789,7 +807,7 @@ func TestLBDelete(t *testing.T) {
 func TestLBDeletedWhileManagerDown(t *testing.T) {
 	env, m := startLB(t, fakecompute.Config{}, 2)
 	svc := createService(t, env, lbService("web"))
-	waitLB(t, env, svc, lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1"}})
+	waitLB(t, env, svc, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1"}})
 
 	m.Stop()
 	deleteService(t, env, "web")
@@ -814,7 +832,7 @@ func TestLBDeletedWhileManagerDown(t *testing.T) {
 func TestLBBadInput(t *testing.T) {
 	env, _ := startLB(t, fakecompute.Config{}, 2)
 	svc := createService(t, env, lbService("web"))
-	want := lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1"}}
+	want := lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1"}}
 	ip := waitLB(t, env, svc, want)
 	waitCondition(t, env, "web", metav1.ConditionTrue, "Synced")
 	lbName := lbNameOf(svc)
@@ -882,7 +900,7 @@ func TestLBForeignClassLeftAlone(t *testing.T) {
 	}))
 	// A Service created after it converging means the controller has seen both.
 	web := createService(t, env, lbService("web"))
-	waitLB(t, env, web, lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
+	waitLB(t, env, web, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
 
 	if left := leftovers(env.Fake.Dump(), foreign); len(left) != 0 {
 		t.Errorf("GCE resources of the foreign-class Service: %v", left)
@@ -905,11 +923,12 @@ func TestLBForeignClassLeftAlone(t *testing.T) {
 func TestLBRestartCausesNoWrites(t *testing.T) {
 	env, m := startLB(t, fakecompute.Config{}, 3)
 	userIP := reserveAddress(t, env, "user-ip")
-	base := lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1", "node-2"}}
+	base := lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1", "node-2"}}
 	local, mixed, static := base, base, base
 	mixed.portRanges, mixed.allowed = []string{"TCP 80-80", "UDP 53-53"}, []string{"tcp:80", "udp:53"}
 	mixed.affinity, mixed.sourceRanges = "CLIENT_IP", []string{"203.0.113.0/24"}
-	static.ownAddress, static.ip = false, userIP
+	mixed.ownAddress = true // two rules share the IP: only a reserved address allows it
+	static.ip = userIP
 	svcs := []*corev1.Service{
 		createService(t, env, lbService("web")),
 		createService(t, env, lbService("local", func(s *corev1.Service) {
@@ -984,7 +1003,7 @@ func TestLBConvergeUnderFaults(t *testing.T) {
 	env.Fake.SetWriteRateLimit(15, 10)
 
 	const n = 20
-	want := lbWant{ownAddress: true, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1", "node-2"}}
+	want := lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0", "node-1", "node-2"}}
 	var svcs []*corev1.Service
 	var names []string
 	start := time.Now()
