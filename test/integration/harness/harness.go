@@ -38,8 +38,12 @@ const (
 
 // Options configure an Env.
 type Options struct {
-	// Fake configures the fake Compute API; Project is always fake-project.
+	// Fake configures the fake Compute API. Its Project is also gce.conf's
+	// project-id; the default is Project (fake-project).
 	Fake fakecompute.Config
+	// NetworkName is gce.conf's network-name: a name or a network URL.
+	// Default "default".
+	NetworkName string
 	// Instances are seeded into the fake before the manager starts.
 	Instances []fakecompute.InstanceSeed
 	// ManagerBinary is the manager to run; BuildManager builds one.
@@ -78,7 +82,12 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if opts.ManagerBinary == "" {
 		return nil, errors.New("harness: Options.ManagerBinary is required (see BuildManager)")
 	}
-	opts.Fake.Project = Project
+	if opts.Fake.Project == "" {
+		opts.Fake.Project = Project
+	}
+	if opts.NetworkName == "" {
+		opts.NetworkName = "default"
+	}
 	fake, err := fakecompute.New(opts.Fake)
 	if err != nil {
 		return nil, err
@@ -118,8 +127,8 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.GCEConf = filepath.Join(e.Dir, "gce.conf")
-	conf := fmt.Sprintf("[global]\nproject-id = %s\nnetwork-name = default\nlocal-zone = %s\nmultizone = true\napi-endpoint = %s\n",
-		Project, Zone, fake.URL())
+	conf := fmt.Sprintf("[global]\nproject-id = %s\nnetwork-name = %s\nlocal-zone = %s\nmultizone = true\napi-endpoint = %s\n",
+		opts.Fake.Project, opts.NetworkName, Zone, fake.URL())
 	for _, l := range opts.GCEConfExtra {
 		conf += l + "\n"
 	}
