@@ -56,13 +56,14 @@ func (b *Balancer) EnsureLoadBalancer(ctx context.Context, clusterName string, s
 // for an internal one and returns the error that says so.
 func (b *Balancer) refuseInternal(ctx context.Context, svc *v1.Service) error {
 	refusal := &InternalRefusal{InputError: internalRefusal(svc)}
-	_, exists, err := b.GetLoadBalancer(ctx, "", svc)
+	_, exists, err := b.find(ctx, svc)
 	if err != nil {
 		return err
 	}
 	if !exists {
 		return refusal
 	}
+	// (A finalizer the Service still has goes when the Service is deleted.)
 	if _, err := b.ensureDeleted(ctx, svc); err != nil {
 		return fmt.Errorf("delete the external load balancer of a Service that asks for an internal one: %w", err)
 	}

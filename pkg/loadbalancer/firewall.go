@@ -294,7 +294,17 @@ func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) 
 	// Services that want the same rule share one write of it.
 	key := "firewalls/" + want.GetName() + "/" + strings.Join(want.GetTargetTags(), ",")
 	_, err := b.shared.do(ctx, key, func() (string, error) {
-		return "", b.ensureFirewall(ctx, p.svc, want, p.obs.nodesHCFW,
+		// The rule was read before this write began, perhaps before another
+		// Service's write of it ended: read it again before changing it, or
+		// Services synced together each write the same change.
+		have := p.obs.nodesHCFW
+		if have != nil && firewallNeedsUpdate(want, have) {
+			var err error
+			if have, err = getOptional(ctx, b.api.GetFirewall, want.GetName()); err != nil {
+				return "", err
+			}
+		}
+		return "", b.ensureFirewall(ctx, p.svc, want, have,
 			func(d string) bool { return ownedNodesHealthCheckFirewall(d, p.clusterID) }, "cluster "+p.clusterID)
 	})
 	return err

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,8 +150,25 @@ func (b *Balancer) GetLoadBalancerName(_ context.Context, _ string, svc *v1.Serv
 
 // GetLoadBalancer reports whether any GCE resource of the service exists
 // (so that the service controller cleans up after a half-made load
-// balancer) and, from the forwarding rule or the address, its IP.
+// balancer) and, from the forwarding rule or the address, its IP. A Service
+// that carries the long-standing provider's load balancer finalizers has
+// one too, as there: the finalizer outlives resources a deletion
+// interrupted half-way left behind, and only EnsureLoadBalancerDeleted,
+// which the service controller calls when this says a load balancer
+// exists, removes it.
 func (b *Balancer) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service) (*v1.LoadBalancerStatus, bool, error) {
+	st, exists, err := b.find(ctx, svc)
+	if err != nil || exists {
+		return st, exists, err
+	}
+	if slices.Contains(svc.Finalizers, NetLBFinalizer) || slices.Contains(svc.Finalizers, ILBFinalizer) {
+		return &v1.LoadBalancerStatus{}, true, nil
+	}
+	return nil, false, nil
+}
+
+// find looks for the service's external load balancer resources.
+func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerStatus, bool, error) {
 	lbName := loadBalancerName(svc)
 	key := serviceKey(svc)
 	rules, _, err := b.listRules(ctx, lbName)

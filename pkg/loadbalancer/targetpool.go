@@ -215,7 +215,17 @@ func (b *Balancer) ensureHealthCheckAndPool(ctx context.Context, p *plan) error 
 		have, owner = p.obs.nodesHC, "cluster "+p.clusterID
 		owned = func(d string) bool { return ownedNodesHealthCheck(d, p.clusterID) }
 	}
-	ensure := func() (string, error) { return b.ensureHealthCheck(ctx, p.hc, have, owned, owner) }
+	ensure := func() (string, error) {
+		// As for the shared firewall: a check read before another Service's
+		// write of it ended is read again before it is changed.
+		if !p.sp.local && have != nil && healthCheckNeedsUpdate(p.hc, have) {
+			var err error
+			if have, err = getOptional(ctx, b.api.GetHTTPHealthCheck, p.hc.Name); err != nil {
+				return "", err
+			}
+		}
+		return b.ensureHealthCheck(ctx, p.hc, have, owned, owner)
+	}
 	var link string
 	var err error
 	if p.sp.local {

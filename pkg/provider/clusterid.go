@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -92,8 +94,19 @@ func newClusterIDValue() (string, error) {
 // exist.
 func (c *clusterID) run(ctx context.Context, client kubernetes.Interface) {
 	logger := klog.FromContext(ctx).WithValues("configMap", klog.KRef(clusterIDNamespace, clusterIDConfigMap))
-	lw := cache.NewListWatchFromClient(client.CoreV1().RESTClient(), "configmaps", clusterIDNamespace,
-		fields.OneTermEqualSelector("metadata.name", clusterIDConfigMap))
+	// One ConfigMap, by name: RBAC grants list and watch of that name only.
+	selector := fields.OneTermEqualSelector("metadata.name", clusterIDConfigMap).String()
+	cms := client.CoreV1().ConfigMaps(clusterIDNamespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = selector
+			return cms.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return cms.Watch(ctx, o)
+		},
+	}
 	observe := func(obj any) {
 		cm, ok := obj.(*v1.ConfigMap)
 		if !ok {
@@ -107,7 +120,7 @@ func (c *clusterID) run(ctx context.Context, client kubernetes.Interface) {
 		}
 		c.set(id, err)
 	}
-	informer := cache.NewSharedIndexInformer(lw, &v1.ConfigMap{}, 0, cache.Indexers{})
+	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, client), &v1.ConfigMap{}, 0, cache.Indexers{})
 	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    observe,
 		UpdateFunc: func(_, obj any) { observe(obj) },
