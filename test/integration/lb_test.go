@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -1037,4 +1038,36 @@ func failures(env *harness.Env) map[string]int {
 		}
 	}
 	return out
+}
+
+// TestLBClusterIDCreatedWhenMissing: without ConfigMap kube-system/ingress-uid
+// the manager creates it, as the long-standing provider does, with the RBAC
+// of manifests/, and names the shared health check from it, not from
+// --cluster-name.
+func TestLBClusterIDCreatedWhenMissing(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, lbSeed("node-0", zones[0]))
+	startManager(t, env, "m1", lbArgs...)
+	createNode(t, env, "node-0")
+	waitInitialised(t, env, "node-0")
+	var id string
+	eventually(t, lbConvergeTime, "ConfigMap kube-system/ingress-uid", func(ctx context.Context) (bool, string) {
+		cm, err := env.Admin.CoreV1().ConfigMaps("kube-system").Get(ctx, "ingress-uid", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		id = cm.Data["provider-uid"]
+		ok := regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(id) && cm.Data["uid"] == id
+		return ok, fmt.Sprintf("data %v", cm.Data)
+	})
+	createService(t, env, lbService("web"))
+	ip := waitIngress(t, env, "web")
+	d := env.Fake.Dump()
+	var hcs []string
+	for _, h := range d.HTTPHealthChecks {
+		hcs = append(hcs, h.Name)
+	}
+	if !slices.Equal(hcs, []string{"k8s-" + id + "-node"}) {
+		t.Errorf("health checks %v, want the shared one named from the cluster id %s", hcs, id)
+	}
+	waitCondition(t, env, "web", metav1.ConditionTrue, "Synced", ip)
 }

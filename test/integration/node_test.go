@@ -114,18 +114,29 @@ func TestBadConfigExitsWithMessage(t *testing.T) {
 	env := startEnv(t, fakecompute.Config{})
 	tests := []struct {
 		name, conf, want string
+		args             []string // flags; with them conf is the harness's good one
 	}{
-		{"unknown key", "[global]\nproject-id = fake-project\nnetwork-nmae = default\n", "network-nmae"},
-		{"bad value", "[global]\nproject-id = fake-project\nmultizone = often\n", "multizone"},
-		{"bad endpoint", "[global]\nproject-id = fake-project\napi-endpoint = not a url\n", "api-endpoint"},
+		{name: "unknown key", conf: "[global]\nproject-id = fake-project\nnetwork-nmae = default\n", want: "network-nmae"},
+		{name: "bad value", conf: "[global]\nproject-id = fake-project\nmultizone = often\n", want: "multizone"},
+		{name: "bad endpoint", conf: "[global]\nproject-id = fake-project\napi-endpoint = not a url\n", want: "api-endpoint"},
+		// Route names begin with the cluster name, and routes with the
+		// cluster's prefix are taken for its own: two clusters left on the
+		// default name would delete each other's routes.
+		{name: "default cluster name with routes", want: "--allow-default-cluster-name",
+			args: []string{"--configure-cloud-routes=true", "--cluster-name=kubernetes", "--cluster-cidr=10.64.0.0/14"}},
+		{name: "bad prober range", want: "--cloud-provider-gce-lb-src-cidrs", args: []string{"--cloud-provider-gce-lb-src-cidrs=130.211.0.0/22,nonsense"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			conf := filepath.Join(env.Dir, strings.ReplaceAll(tc.name, " ", "-")+".conf")
-			if err := os.WriteFile(conf, []byte(tc.conf), 0o600); err != nil {
-				t.Fatal(err)
+			args := tc.args
+			if tc.conf != "" {
+				conf := filepath.Join(env.Dir, strings.ReplaceAll(tc.name, " ", "-")+".conf")
+				if err := os.WriteFile(conf, []byte(tc.conf), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--cloud-config="+conf)
 			}
-			m, err := env.StartManager("bad-"+strings.ReplaceAll(tc.name, " ", "-"), "--cloud-config="+conf)
+			m, err := env.StartManager("bad-"+strings.ReplaceAll(tc.name, " ", "-"), args...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +148,7 @@ func TestBadConfigExitsWithMessage(t *testing.T) {
 				t.Fatalf("manager did not exit: %v\n%s", err, tail(m.Log(), 20))
 			}
 			if code == 0 {
-				t.Errorf("exit code 0 for a bad gce.conf")
+				t.Errorf("exit code 0 for bad input")
 			}
 			if !strings.Contains(m.Log(), tc.want) {
 				t.Errorf("output does not name %q:\n%s", tc.want, tail(m.Log(), 20))
