@@ -38,6 +38,7 @@ type gceFlags struct {
 	instanceCacheTTL        time.Duration
 	proberRanges            []string
 	allowDefaultClusterName bool
+	denyFirewall            bool
 }
 
 // defaultClusterName is upstream's default --cluster-name.
@@ -59,6 +60,10 @@ func run() int {
 	fs.StringSliceVar(&own.proberRanges, "cloud-provider-gce-lb-src-cidrs", nil,
 		"CIDRs of Google's load balancer health checkers that the health check firewalls admit (comma separated). Default: Google's documented ranges "+
 			"130.211.0.0/22, 35.191.0.0/16, 209.85.152.0/22, 209.85.204.0/22.")
+	fs.BoolVar(&own.denyFirewall, "enable-l4-deny-firewall", false,
+		"Give each load balancer a firewall rule k8s-fw-<lb>-deny that denies all traffic to its IP at priority 1000, and raise the rules that "+
+			"allow its ports and health checks to 999, so that a broad allow rule elsewhere in the network cannot expose other ports of the nodes "+
+			"on that IP. Turned off again, the deny rules are removed before the allow rules return to 1000.")
 	fs.BoolVar(&own.allowDefaultClusterName, "allow-default-cluster-name", false,
 		"Route the pod CIDRs of a cluster named \""+defaultClusterName+"\". Route names begin with the cluster name, and which routes are the cluster's "+
 			"is decided by that prefix: two clusters in one network that both keep the default name take each other's routes for their own and delete them. "+
@@ -132,7 +137,8 @@ func cloudInitializer(own *gceFlags) app.InitCloudFunc {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		p, err := provider.New(ctx, cfg, provider.Options{InstanceCacheTTL: own.instanceCacheTTL, ProberRanges: ranges})
+		p, err := provider.New(ctx, cfg, provider.Options{InstanceCacheTTL: own.instanceCacheTTL, ProberRanges: ranges,
+			DenyFirewall: own.denyFirewall})
 		if err != nil {
 			fail("%v", err)
 		}

@@ -94,6 +94,7 @@ func (b *Balancer) ensureDeleted(ctx context.Context, svc *v1.Service) (map[stri
 	}
 	return o.foreignRules, parallel(
 		deleteFirewall(o.firewall != nil, firewallName(sp.lbName)),
+		deleteFirewall(o.denyFW != nil, denyFirewallName(sp.lbName)),
 		deleteFirewall(o.localHCFW != nil, localHealthCheckFirewallName(sp.lbName)),
 		func() error {
 			var rules []func() error

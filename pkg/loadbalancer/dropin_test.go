@@ -483,3 +483,76 @@ func TestHealthCheckChangeNeverLeavesPoolWithout(t *testing.T) {
 		e.expectNoWrites(svc, ip)
 	}
 }
+
+// With the deny firewall, a broad allow rule elsewhere in the network cannot
+// expose other ports of the nodes on the load balancer's IP: the allow rules
+// go to 999, a deny-all rule at 1000 follows them; turned off, the deny rule
+// goes first and the allow rules return to 1000.
+func TestDenyFirewall(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	withDeny := loadbalancer.New(e.cloud, loadbalancer.Options{Project: project, Region: region, NetworkURL: netURL,
+		NodeTags: []string{nodeTag}, ClusterID: loadbalancer.StaticClusterID(clusterID), DenyFirewall: true})
+	svc := service("web", func(s *v1.Service) {
+		s.Spec.ExternalTrafficPolicy, s.Spec.HealthCheckNodePort = v1.ServiceExternalTrafficPolicyLocal, 31000
+	})
+	other := service("other")
+	lb := lbName(svc)
+	priorities := func() map[string]int64 {
+		out := map[string]int64{}
+		for _, f := range e.fake.Dump().Firewalls {
+			out[f.Name] = f.Priority
+		}
+		return out
+	}
+
+	st, err := withDeny.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := st.Ingress[0].IP
+	if _, err := withDeny.EnsureLoadBalancer(e.ctx, cluster, other, e.nodes); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"k8s-fw-" + lb: 999, "k8s-" + lb + "-http-hc": 999, "k8s-fw-" + lb + "-deny": 1000,
+		"k8s-fw-" + lbName(other): 999, "k8s-fw-" + lbName(other) + "-deny": 1000, nodesHFW: 999}
+	if diff := cmp.Diff(want, priorities()); diff != "" {
+		t.Errorf("firewall priorities with the deny firewall (-want +got):\n%s", diff)
+	}
+	deny, err := e.cloud.GetFirewall(e.ctx, "k8s-fw-"+lb+"-deny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deny.GetDenied()) != 1 || deny.GetDenied()[0].GetIPProtocol() != "all" || len(deny.GetAllowed()) != 0 ||
+		!slices.Equal(deny.GetDestinationRanges(), []string{ip}) || !slices.Equal(deny.GetSourceRanges(), []string{"0.0.0.0/0"}) ||
+		!slices.Equal(deny.GetTargetTags(), []string{nodeTag}) {
+		t.Errorf("deny firewall = %v", deny)
+	}
+	e.fake.ResetCalls()
+	if _, err := withDeny.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Errorf("a converged load balancer with the deny firewall wrote %v", w)
+	}
+
+	// Turned off: the deny rule goes, the allow rules return to 1000.
+	e.ensure(svc)
+	e.ensure(other)
+	want = map[string]int64{"k8s-fw-" + lb: 1000, "k8s-" + lb + "-http-hc": 1000, "k8s-fw-" + lbName(other): 1000, nodesHFW: 1000}
+	if diff := cmp.Diff(want, priorities()); diff != "" {
+		t.Errorf("firewall priorities after turning the deny firewall off (-want +got):\n%s", diff)
+	}
+
+	// Deletion takes the deny rule with it.
+	if _, err := withDeny.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes); err != nil {
+		t.Fatal(err)
+	}
+	if err := withDeny.EnsureLoadBalancerDeleted(e.ctx, cluster, svc); err != nil {
+		t.Fatal(err)
+	}
+	e.delete(other)
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("left %v", n)
+	}
+}

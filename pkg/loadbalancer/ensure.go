@@ -115,6 +115,9 @@ func (b *Balancer) ensure(ctx context.Context, svc *v1.Service, nodes []*v1.Node
 		return "", err
 	}
 
+	if err := b.removeDenyFirewall(ctx, p); err != nil {
+		return "", err
+	}
 	addr := start(func() error { return b.ensureAddress(ctx, p) })
 	pool := start(func() error { return b.ensureHealthCheckAndPool(ctx, p) })
 	nodesFW := start(func() error { return b.ensureNodesHealthCheckFirewall(ctx, p) })
@@ -122,7 +125,7 @@ func (b *Balancer) ensure(ctx context.Context, svc *v1.Service, nodes []*v1.Node
 		if addr.wait() != nil {
 			return nil // the address step reports it
 		}
-		return b.ensureServiceFirewalls(ctx, p)
+		return b.ensureServiceFirewalls(ctx, p, nodesFW)
 	})
 	if err := errors.Join(addr.wait(), pool.wait()); err != nil {
 		return "", errors.Join(err, ipFWs.wait(), nodesFW.wait())

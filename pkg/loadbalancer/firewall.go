@@ -21,8 +21,37 @@ import (
 var defaultProberRanges = []string{"130.211.0.0/22", "209.85.152.0/22", "209.85.204.0/22", "35.191.0.0/16"}
 
 // defaultFirewallPriority is GCE's default, which the long-standing provider
-// leaves its rules at.
-const defaultFirewallPriority = 1000
+// leaves its rules at. With Options.DenyFirewall the allow rules go one
+// step ahead of the deny rule, which stays at the default (lower numbers
+// win; at equal priority a deny wins).
+const (
+	defaultFirewallPriority = 1000
+	allowBeforeDenyPriority = 999
+)
+
+// allowPriority is the priority of the rules that allow traffic.
+func (b *Balancer) allowPriority() int32 {
+	if b.opts.DenyFirewall {
+		return allowBeforeDenyPriority
+	}
+	return defaultFirewallPriority
+}
+
+// denyFirewall denies everything else to the load balancer's IP on the
+// nodes, below the rules that allow its ports and health checks.
+func denyFirewall(sp *spec, ip, network string, tags []string) *computepb.Firewall {
+	return &computepb.Firewall{
+		Name:              ptr(denyFirewallName(sp.lbName)),
+		Description:       ptr(firewallDescription(sp.key, ip)),
+		Network:           &network,
+		Direction:         ptr("INGRESS"),
+		Denied:            []*computepb.Denied{{IPProtocol: ptr("all")}},
+		SourceRanges:      []string{"0.0.0.0/0"},
+		TargetTags:        tags,
+		DestinationRanges: []string{ip},
+		Priority:          ptr(int32(defaultFirewallPriority)),
+	}
+}
 
 // serviceFirewall admits the clients of the source ranges to the service
 // ports on the nodes, for traffic to the load balancer's IP.
@@ -113,12 +142,24 @@ func firewallNeedsUpdate(want, have *computepb.Firewall) bool {
 		!sameResource(want.GetNetwork(), have.GetNetwork()) ||
 		direction != want.GetDirection() ||
 		have.GetDisabled() ||
-		len(have.GetDenied()) > 0 ||
+		!slices.Equal(deniedKey(want.GetDenied()), deniedKey(have.GetDenied())) ||
 		len(have.GetSourceTags()) > 0 || len(have.GetSourceServiceAccounts()) > 0 || len(have.GetTargetServiceAccounts()) > 0 ||
 		!slices.Equal(allowedKey(want.GetAllowed()), allowedKey(have.GetAllowed())) ||
 		!slices.Equal(rangeSet(want.GetSourceRanges()), rangeSet(have.GetSourceRanges())) ||
 		!slices.Equal(sortedSet(want.GetTargetTags()), sortedSet(have.GetTargetTags())) ||
 		!slices.Equal(rangeSet(want.GetDestinationRanges()), rangeSet(have.GetDestinationRanges()))
+}
+
+// deniedKey is allowedKey for denied entries.
+func deniedKey(denied []*computepb.Denied) []string {
+	if len(denied) == 0 {
+		return nil
+	}
+	allowed := make([]*computepb.Allowed, len(denied))
+	for i, d := range denied {
+		allowed[i] = &computepb.Allowed{IPProtocol: d.IPProtocol, Ports: d.Ports}
+	}
+	return allowedKey(allowed)
 }
 
 // priorityOf is a rule's priority; GCE's default when unset.
@@ -262,10 +303,12 @@ func mergeFirewall(want, have *computepb.Firewall) (*computepb.Firewall, bool) {
 	merged.DestinationRanges = want.DestinationRanges
 	merged.Priority = want.Priority
 	merged.Disabled = nil
-	merged.Denied, merged.SourceTags, merged.SourceServiceAccounts, merged.TargetServiceAccounts = nil, nil, nil, nil
-	replace := (len(want.GetDestinationRanges()) == 0 && len(have.GetDestinationRanges()) > 0) ||
-		len(have.GetDenied()) > 0 || len(have.GetSourceTags()) > 0 ||
-		len(have.GetSourceServiceAccounts()) > 0 || len(have.GetTargetServiceAccounts()) > 0 ||
+	merged.Denied = want.Denied
+	merged.SourceTags, merged.SourceServiceAccounts, merged.TargetServiceAccounts = nil, nil, nil
+	emptied := func(w, h int) bool { return w == 0 && h > 0 }
+	replace := emptied(len(want.GetDestinationRanges()), len(have.GetDestinationRanges())) ||
+		emptied(len(want.GetDenied()), len(have.GetDenied())) || emptied(len(want.GetAllowed()), len(have.GetAllowed())) ||
+		len(have.GetSourceTags()) > 0 || len(have.GetSourceServiceAccounts()) > 0 || len(have.GetTargetServiceAccounts()) > 0 ||
 		have.GetDisabled()
 	return merged, replace
 }
@@ -291,6 +334,7 @@ func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) 
 		return nil
 	}
 	want := nodesHealthCheckFirewall(p.clusterID, b.opts.NetworkURL, p.tags, b.proberRanges())
+	want.Priority = ptr(b.allowPriority())
 	// Services that want the same rule share one write of it.
 	key := "firewalls/" + want.GetName() + "/" + strings.Join(want.GetTargetTags(), ",")
 	_, err := b.shared.do(ctx, key, func() (string, error) {
@@ -311,16 +355,38 @@ func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) 
 }
 
 // ensureServiceFirewalls converges the firewalls that name the IP: the
-// clients' and, for externalTrafficPolicy Local, the probers'.
-func (b *Balancer) ensureServiceFirewalls(ctx context.Context, p *plan) error {
+// clients' and, for externalTrafficPolicy Local, the probers'; with
+// Options.DenyFirewall, once those allow rules (and the shared health check
+// rule, which nodesFW is) are in place ahead of it, the deny rule.
+func (b *Balancer) ensureServiceFirewalls(ctx context.Context, p *plan, nodesFW *task) error {
 	owned := func(d string) bool { return ownedByService(d, p.sp.key) }
+	allow := serviceFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags)
+	allow.Priority = ptr(b.allowPriority())
 	fns := []func() error{func() error {
-		return b.ensureFirewall(ctx, p.svc, serviceFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.firewall, owned, p.sp.key)
+		return b.ensureFirewall(ctx, p.svc, allow, p.obs.firewall, owned, p.sp.key)
 	}}
 	if p.sp.local {
 		fns = append(fns, func() error {
-			return b.ensureFirewall(ctx, p.svc, localHealthCheckFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags, b.proberRanges()), p.obs.localHCFW, owned, p.sp.key)
+			hc := localHealthCheckFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags, b.proberRanges())
+			hc.Priority = ptr(b.allowPriority())
+			return b.ensureFirewall(ctx, p.svc, hc, p.obs.localHCFW, owned, p.sp.key)
 		})
 	}
-	return parallel(fns...)
+	if err := parallel(fns...); err != nil || !b.opts.DenyFirewall {
+		return err
+	}
+	if err := nodesFW.wait(); err != nil {
+		return nil // the shared rule's step reports it; no deny rule before it
+	}
+	return b.ensureFirewall(ctx, p.svc, denyFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.denyFW, owned, p.sp.key)
+}
+
+// removeDenyFirewall deletes the deny rule of a load balancer when
+// Options.DenyFirewall is off, before any allow rule goes back to the
+// default priority, where the deny rule would win over it.
+func (b *Balancer) removeDenyFirewall(ctx context.Context, p *plan) error {
+	if b.opts.DenyFirewall || p.obs.denyFW == nil {
+		return nil
+	}
+	return b.deleteFirewall(ctx, p.svc, denyFirewallName(p.sp.lbName))
 }

@@ -88,6 +88,14 @@ type Options struct {
 	// ProberRanges are the sources of Google's health checks that the
 	// health check firewalls admit. Default: Google's documented ranges.
 	ProberRanges []string
+	// DenyFirewall adds, per load balancer, a rule k8s-fw-<lb>-deny that
+	// denies all traffic to its IP at priority 1000, and raises the rules
+	// that allow its ports and health checks to 999, so that a broad allow
+	// rule elsewhere in the network cannot expose other ports of the nodes
+	// on that IP (as the long-standing provider and GKE's
+	// --enable-l4-deny-firewall do). Turned off, the deny rules are removed
+	// first and the allow rules then go back to 1000.
+	DenyFirewall bool
 	// NetworkProject is the project of the network and its firewalls, when
 	// it is not Project (a Shared VPC). A firewall write there that GCE
 	// forbids becomes an event with the gcloud command an admin must run,
@@ -182,7 +190,7 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 	}
 	var addr *computepb.Address
 	var pools [2]*computepb.TargetPool
-	var fw *computepb.Firewall
+	var fw, deny *computepb.Firewall
 	err = parallel(
 		func() (err error) { addr, err = getOptional(ctx, b.api.GetAddress, lbName); return err },
 		func() (err error) { pools[0], err = getOptional(ctx, b.api.GetTargetPool, lbName); return err },
@@ -191,6 +199,7 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 			return err
 		},
 		func() (err error) { fw, err = getOptional(ctx, b.api.GetFirewall, firewallName(lbName)); return err },
+		func() (err error) { deny, err = getOptional(ctx, b.api.GetFirewall, denyFirewallName(lbName)); return err },
 	)
 	if err != nil {
 		return nil, false, err
@@ -203,8 +212,10 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 			return &v1.LoadBalancerStatus{}, true, nil
 		}
 	}
-	if fw != nil && ownedByService(fw.GetDescription(), key) {
-		return &v1.LoadBalancerStatus{}, true, nil
+	for _, f := range []*computepb.Firewall{fw, deny} {
+		if f != nil && ownedByService(f.GetDescription(), key) {
+			return &v1.LoadBalancerStatus{}, true, nil
+		}
 	}
 	return nil, false, nil
 }

@@ -46,6 +46,10 @@ func targetPoolNames(lbName string) []string {
 // firewallName is the rule that lets clients reach the service's ports.
 func firewallName(lbName string) string { return "k8s-fw-" + lbName }
 
+// denyFirewallName is the rule that, with Options.DenyFirewall, denies all
+// other traffic to the load balancer's IP.
+func denyFirewallName(lbName string) string { return firewallName(lbName) + "-deny" }
+
 // nodesHealthCheckName is the health check that every externalTrafficPolicy
 // Cluster service of the cluster shares (kube-proxy's /healthz).
 func nodesHealthCheckName(clusterID string) string { return "k8s-" + clusterID + "-node" }

@@ -26,6 +26,7 @@ type observed struct {
 	requestedHolders []*computepb.ForwardingRule
 	pools            map[string]*computepb.TargetPool
 	firewall         *computepb.Firewall
+	denyFW           *computepb.Firewall
 	localHC          *gce.HTTPHealthCheck
 	localHCFW        *computepb.Firewall
 	nodesHC          *gce.HTTPHealthCheck
@@ -46,6 +47,10 @@ func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, stri
 		func() (err error) { pools[1], err = getOptional(ctx, b.api.GetTargetPool, poolNames[1]); return err },
 		func() (err error) {
 			o.firewall, err = getOptional(ctx, b.api.GetFirewall, firewallName(sp.lbName))
+			return err
+		},
+		func() (err error) {
+			o.denyFW, err = getOptional(ctx, b.api.GetFirewall, denyFirewallName(sp.lbName))
 			return err
 		},
 		func() (err error) {
@@ -110,6 +115,9 @@ func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, stri
 	}
 	if fw := o.firewall; fw != nil && !check("firewall", fw.GetName(), fw.GetDescription(), ownedByService(fw.GetDescription(), key), key) {
 		o.firewall = nil
+	}
+	if fw := o.denyFW; fw != nil && !check("firewall", fw.GetName(), fw.GetDescription(), ownedByService(fw.GetDescription(), key), key) {
+		o.denyFW = nil
 	}
 	if hc := o.localHC; hc != nil && !check("HTTP health check", hc.Name, hc.Description, ownedLocalHealthCheck(hc.Description, sp.lbName, key), key) {
 		o.localHC = nil

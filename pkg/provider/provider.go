@@ -34,6 +34,9 @@ type Options struct {
 	// ProberRanges replace Google's health check source ranges in the
 	// health check firewalls (--cloud-provider-gce-lb-src-cidrs).
 	ProberRanges []string
+	// DenyFirewall gives each load balancer a deny-all rule behind its allow
+	// rules (--enable-l4-deny-firewall).
+	DenyFirewall bool
 }
 
 // DefaultInstanceCacheTTL is the default of Options.InstanceCacheTTL.
@@ -92,7 +95,7 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 		routes:    routes.NewWithOptions(cloud, routes.Options{Instances: inst, NetworkURL: c.NetworkURL(), Metrics: routeMetrics, Nodes: nodes}),
 		lb: loadbalancer.New(cloud, loadbalancer.Options{
 			Project: c.ProjectID, Region: c.Region, NetworkURL: c.NetworkURL(), NetworkProject: c.NetworkProjectID,
-			NodeTags: c.NodeTags, Instances: inst, ClusterID: id, ProberRanges: opts.ProberRanges,
+			NodeTags: c.NodeTags, Instances: inst, ClusterID: id, ProberRanges: opts.ProberRanges, DenyFirewall: opts.DenyFirewall,
 			Status: lbStatus, Events: lbStatus,
 		}),
 		lbStatus:     lbStatus,
