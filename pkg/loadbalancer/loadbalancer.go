@@ -199,7 +199,10 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 			return err
 		},
 		func() (err error) { fw, err = getOptional(ctx, b.api.GetFirewall, firewallName(lbName)); return err },
-		func() (err error) { deny, err = getOptional(ctx, b.api.GetFirewall, denyFirewallName(lbName)); return err },
+		func() (err error) {
+			deny, err = getOptional(ctx, b.api.GetFirewall, denyFirewallName(lbName))
+			return err
+		},
 	)
 	if err != nil {
 		return nil, false, err

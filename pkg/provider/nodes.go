@@ -14,7 +14,9 @@ import (
 // nodeLister gives pkg/routes the manager's node informer, which exists
 // only once the manager has called SetInformers (before any controller
 // starts).
-type nodeLister struct{ lister atomic.Pointer[corelisters.NodeLister] }
+type nodeLister struct {
+	lister atomic.Pointer[corelisters.NodeLister]
+}
 
 // List lists nodes from the informer's cache.
 func (n *nodeLister) List(sel labels.Selector) ([]*v1.Node, error) {
