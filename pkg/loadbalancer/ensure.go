@@ -63,7 +63,6 @@ func (b *Balancer) refuseInternal(ctx context.Context, svc *v1.Service) error {
 	if !exists {
 		return refusal
 	}
-	// (A finalizer the Service still has goes when the Service is deleted.)
 	if _, err := b.ensureDeleted(ctx, svc); err != nil {
 		return fmt.Errorf("delete the external load balancer of a Service that asks for an internal one: %w", err)
 	}
