@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"strings"
@@ -92,7 +93,7 @@ func applyDefaults(opts *options.CloudControllerManagerOptions) {
 }
 
 func controllerInitializers() map[string]app.ControllerInitFuncConstructor {
-	inits := app.DefaultInitFuncConstructors
+	inits := maps.Clone(app.DefaultInitFuncConstructors)
 	for name, client := range map[string]string{
 		names.CloudNodeController:          "gce-ccm-cloud-node-controller",
 		names.CloudNodeLifecycleController: "gce-ccm-cloud-node-lifecycle-controller",
@@ -103,6 +104,10 @@ func controllerInitializers() map[string]app.ControllerInitFuncConstructor {
 			c.InitContext.ClientName = client
 			inits[name] = c
 		}
+	}
+	inits[legacyClassController] = app.ControllerInitFuncConstructor{
+		InitContext: app.ControllerInitContext{ClientName: "gce-ccm-service-legacy-class-controller"},
+		Constructor: startLegacyClassController,
 	}
 	return inits
 }

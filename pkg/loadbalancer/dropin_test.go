@@ -556,3 +556,51 @@ func TestDenyFirewall(t *testing.T) {
 		t.Errorf("left %v", n)
 	}
 }
+
+// The legacy classes reach gce-ccm through a second service controller over
+// LegacyClassView: the external one is built, the internal one refused,
+// every other Service hidden from that controller.
+func TestLegacyClassView(t *testing.T) {
+	t.Parallel()
+	view := func(svc *v1.Service) *v1.Service {
+		t.Helper()
+		out, err := loadbalancer.LegacyClassView(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(*v1.Service)
+	}
+	var rec *services
+	e := setup(t, withServices(&rec))
+	finalizers := []string{"service.kubernetes.io/load-balancer-cleanup"}
+
+	ext := service("ext", func(s *v1.Service) { s.Spec.LoadBalancerClass, s.Finalizers = ptr(loadbalancer.ClassExternalLegacy), finalizers })
+	v := view(ext)
+	if v.Spec.LoadBalancerClass != nil || v.Spec.Type != v1.ServiceTypeLoadBalancer || !slices.Equal(v.Finalizers, finalizers) {
+		t.Errorf("view of the external class = class %v, type %s, finalizers %v; want no class, a LoadBalancer, the finalizers", v.Spec.LoadBalancerClass, v.Spec.Type, v.Finalizers)
+	}
+	if ext.Spec.LoadBalancerClass == nil || len(ext.Annotations) != 0 {
+		t.Error("the view changed the informer's object")
+	}
+	e.ensure(v)
+
+	in := view(service("in", func(s *v1.Service) { s.Spec.LoadBalancerClass = ptr(loadbalancer.ClassInternalLegacy) }))
+	e.fake.ResetCalls()
+	_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, in, e.nodes)
+	var refusal *loadbalancer.InternalRefusal
+	if !errors.As(err, &refusal) || refusal.Field != "spec.loadBalancerClass" {
+		t.Errorf("EnsureLoadBalancer of the internal class's view = %v, want a refusal naming spec.loadBalancerClass", err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Errorf("writes = %v, want none", w)
+	}
+
+	for _, other := range []*v1.Service{
+		service("plain", func(s *v1.Service) { s.Finalizers = finalizers }),
+		service("foreign", func(s *v1.Service) { s.Spec.LoadBalancerClass, s.Finalizers = ptr("example.com/lb"), finalizers }),
+	} {
+		if v := view(other); v.Spec.Type != v1.ServiceTypeClusterIP || len(v.Finalizers) != 0 {
+			t.Errorf("view of %s = type %s, finalizers %v; want it hidden (ClusterIP, no finalizers)", other.Name, v.Spec.Type, v.Finalizers)
+		}
+	}
+}

@@ -55,7 +55,11 @@ const (
 // with a value that is neither internal nor external is an error, where that
 // provider built a public load balancer for any value it did not know.
 func serviceKind(svc *v1.Service) (kind, error) {
-	if c := svc.Spec.LoadBalancerClass; c != nil {
+	c := svc.Spec.LoadBalancerClass
+	if v, ok := svc.Annotations[viewClassAnnotation]; ok && c == nil {
+		c = &v
+	}
+	if c != nil {
 		switch *c {
 		case ClassInternalLegacy:
 			return kindInternal, nil
@@ -97,12 +101,48 @@ type InternalRefusal struct {
 // internalRefusal names what asked for the internal load balancer.
 func internalRefusal(svc *v1.Service) *InputError {
 	field, value := "spec.loadBalancerClass", ClassInternalLegacy
+	_, viewed := svc.Annotations[viewClassAnnotation]
 	for _, key := range []string{TypeAnnotation, DeprecatedTypeAnnotation} {
-		if v, ok := svc.Annotations[key]; ok && svc.Spec.LoadBalancerClass == nil {
+		if v, ok := svc.Annotations[key]; ok && svc.Spec.LoadBalancerClass == nil && !viewed {
 			field, value = "metadata.annotations["+key+"]", v
 			break
 		}
 	}
 	return &InputError{Field: field, Value: value,
 		Reason: "asks for an internal load balancer, which gce-ccm does not build yet; it builds no external (public) load balancer in its place"}
+}
+
+// viewClassAnnotation carries a legacy class in LegacyClassView: that view
+// clears spec.loadBalancerClass so that the upstream service controller,
+// which skips every Service with a class, serves the Service.
+const viewClassAnnotation = "gce-ccm.internal/load-balancer-class"
+
+// LegacyClassView is an informer transform for a second instance of the
+// upstream service controller that serves the Services of the long-standing
+// provider's own classes, which the first instance skips as it skips every
+// Service with a loadBalancerClass. Such a Service is seen without its
+// class, which an annotation of the view keeps, so that this package still
+// tells the internal class (refused) from the external one (built). Every
+// other Service is seen as a ClusterIP Service without finalizers, which
+// that instance never touches. The view exists only in that instance's
+// informer cache; nothing of it is written back, since the controller's
+// patches carry only what changed between two views.
+func LegacyClassView(obj any) (any, error) {
+	svc, ok := obj.(*v1.Service)
+	if !ok {
+		return obj, nil
+	}
+	c := svc.Spec.LoadBalancerClass
+	out := svc.DeepCopy()
+	if c != nil && (*c == ClassExternalLegacy || *c == ClassInternalLegacy) {
+		if out.Annotations == nil {
+			out.Annotations = map[string]string{}
+		}
+		out.Annotations[viewClassAnnotation] = *c
+		out.Spec.LoadBalancerClass = nil
+		return out, nil
+	}
+	out.Spec.Type = v1.ServiceTypeClusterIP
+	out.Finalizers = nil
+	return out, nil
 }

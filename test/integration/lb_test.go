@@ -1071,3 +1071,30 @@ func TestLBClusterIDCreatedWhenMissing(t *testing.T) {
 	}
 	waitCondition(t, env, "web", metav1.ConditionTrue, "Synced", ip)
 }
+
+// TestLBLegacyClasses: the long-standing provider's own classes are gce-ccm's
+// to serve, though the upstream service controller skips every Service with
+// a class: the external one gets its load balancer, the internal one the
+// refusal (never a public load balancer), and both delete cleanly.
+func TestLBLegacyClasses(t *testing.T) {
+	env, _ := startLB(t, fakecompute.Config{}, 1)
+	ext := createService(t, env, lbService("ext", func(s *corev1.Service) {
+		s.Spec.LoadBalancerClass = new("networking.gke.io/l4-regional-external-legacy")
+	}))
+	in := createService(t, env, lbService("in", func(s *corev1.Service) {
+		s.Spec.LoadBalancerClass = new("networking.gke.io/l4-regional-internal-legacy")
+	}))
+	ip := waitLB(t, env, ext, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
+	waitCondition(t, env, "ext", metav1.ConditionTrue, "Synced", ip)
+	waitCondition(t, env, "in", metav1.ConditionFalse, "InternalLoadBalancerNotSupported", "spec.loadBalancerClass")
+	if left := leftovers(env.Fake.Dump(), in); len(left) != 0 {
+		t.Errorf("GCE resources of the internal-class Service: %v", left)
+	}
+	if cur := getService(t, env, "ext"); cur.Spec.LoadBalancerClass == nil || len(cur.Annotations) != 0 {
+		t.Errorf("the external-class Service was rewritten: class %v, annotations %v", cur.Spec.LoadBalancerClass, cur.Annotations)
+	}
+	deleteService(t, env, "ext")
+	deleteService(t, env, "in")
+	waitServiceGone(t, env, lbConvergeTime, "ext", "in")
+	waitNoLeftovers(t, env, lbConvergeTime, ext, in)
+}
