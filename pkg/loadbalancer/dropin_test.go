@@ -574,7 +574,9 @@ func TestLegacyClassView(t *testing.T) {
 	e := setup(t, withServices(&rec))
 	finalizers := []string{"service.kubernetes.io/load-balancer-cleanup"}
 
-	ext := service("ext", func(s *v1.Service) { s.Spec.LoadBalancerClass, s.Finalizers = ptr(loadbalancer.ClassExternalLegacy), finalizers })
+	ext := service("ext", func(s *v1.Service) {
+		s.Spec.LoadBalancerClass, s.Finalizers = ptr(loadbalancer.ClassExternalLegacy), finalizers
+	})
 	v := view(ext)
 	if v.Spec.LoadBalancerClass != nil || v.Spec.Type != v1.ServiceTypeLoadBalancer || !slices.Equal(v.Finalizers, finalizers) {
 		t.Errorf("view of the external class = class %v, type %s, finalizers %v; want no class, a LoadBalancer, the finalizers", v.Spec.LoadBalancerClass, v.Spec.Type, v.Finalizers)
