@@ -1098,3 +1098,32 @@ func TestLBLegacyClasses(t *testing.T) {
 	waitServiceGone(t, env, lbConvergeTime, "ext", "in")
 	waitNoLeftovers(t, env, lbConvergeTime, ext, in)
 }
+
+// TestLBBecomesInternal: a Service that gains the internal annotation must
+// stop being public: its external load balancer is deleted, its IP leaves
+// the status, and the condition and an event say why.
+func TestLBBecomesInternal(t *testing.T) {
+	env, _ := startLB(t, fakecompute.Config{}, 1)
+	svc := createService(t, env, lbService("db"))
+	ip := waitLB(t, env, svc, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
+	waitCondition(t, env, "db", metav1.ConditionTrue, "Synced", ip)
+	if cur := getService(t, env, "db"); !slices.Contains(cur.Finalizers, "gke.networking.io/l4-netlb-v1") {
+		t.Errorf("finalizers %v, want gke.networking.io/l4-netlb-v1 as the long-standing provider adds it", cur.Finalizers)
+	}
+	updateService(t, env, "db", func(s *corev1.Service) {
+		s.Annotations = map[string]string{"networking.gke.io/load-balancer-type": "Internal"}
+	})
+	waitCondition(t, env, "db", metav1.ConditionFalse, "InternalLoadBalancerNotSupported", "was deleted")
+	waitNoLeftovers(t, env, lbConvergeTime, svc)
+	eventually(t, lbConvergeTime, "no IP and no gce-ccm finalizer", func(ctx context.Context) (bool, string) {
+		cur := getService(t, env, "db")
+		return len(cur.Status.LoadBalancer.Ingress) == 0 && !slices.Contains(cur.Finalizers, "gke.networking.io/l4-netlb-v1"),
+			fmt.Sprintf("ingress %v, finalizers %v", cur.Status.LoadBalancer.Ingress, cur.Finalizers)
+	})
+	eventually(t, lbConvergeTime, "ExternalLoadBalancerDeleted event", func(ctx context.Context) (bool, string) {
+		n, err := eventCount(ctx, env, "db", "ExternalLoadBalancerDeleted")
+		return err == nil && n > 0, fmt.Sprintf("%d events, %v", n, err)
+	})
+	deleteService(t, env, "db")
+	waitServiceGone(t, env, lbConvergeTime, "db")
+}
