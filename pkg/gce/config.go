@@ -116,6 +116,10 @@ func (c *Config) validate() error {
 	if c.WriteBurst < 0 {
 		return fmt.Errorf("gce.conf: api-write-burst must not be negative, got %d", c.WriteBurst)
 	}
+	if p := c.NodeInstancePrefix; p != "" && !namePrefixRE.MatchString(p) {
+		// As a list filter it would hide every VM.
+		return fmt.Errorf("gce.conf: node-instance-prefix: %q cannot begin a VM name (a lowercase letter, then lowercase letters, digits and dashes)", p)
+	}
 	for _, t := range c.NodeTags {
 		if !ValidName(t) {
 			return fmt.Errorf("gce.conf: node-tags: %q is not a valid network tag", t)

@@ -50,6 +50,7 @@ api-write-burst = 7
 		{name: "endpoint not a URL", in: "[global]\napi-endpoint = localhost:80\n", wantErr: "api-endpoint"},
 		{name: "token body without url", in: "[global]\ntoken-body = x\n", wantErr: "token-url"},
 		{name: "bad tag", in: "[global]\nnode-tags = Bad_Tag\n", wantErr: "node-tags"},
+		{name: "prefix no VM name can have", in: "[global]\nnode-instance-prefix = Nodes.*\n", wantErr: "node-instance-prefix"},
 		{name: "bad project", in: "[global]\nproject-id = P\n", wantErr: "project-id"},
 		{name: "malformed line", in: "[global]\nproject-id\n= x\n", wantErr: "gce.conf"},
 	}

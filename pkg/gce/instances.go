@@ -36,8 +36,8 @@ func (c *Cloud) ListInstances(ctx context.Context) ([]*computepb.Instance, error
 		zones["zones/"+z] = true
 	}
 	req := &computepb.AggregatedListInstancesRequest{Project: c.cfg.ProjectID, MaxResults: ptr(uint32(500))}
-	// A prefix no VM name can have (names are [-a-z0-9]) would hide every
-	// VM from the list; lookups by name would still work, but list them all.
+	// (validate refuses a prefix no VM name can have, which would hide
+	// every VM.)
 	if p := c.cfg.NodeInstancePrefix; p != "" && namePrefixRE.MatchString(p) {
 		req.Filter = ptr(fmt.Sprintf(`name eq "%s.*"`, p))
 	}
