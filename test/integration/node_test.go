@@ -26,44 +26,44 @@ func TestNodeInitialization(t *testing.T) {
 	createNode(t, env, "node-a")
 	createNode(t, env, "node-b")
 
+	// The cloud-node controller writes the provider ID, the labels, the
+	// taint's removal and the addresses in more than one update: wait for
+	// all of what is asserted, not for one part of it.
 	dump := env.Fake.Dump()
 	for _, inst := range dump.Instances {
 		zone := inst.Zone[strings.LastIndexByte(inst.Zone, '/')+1:]
-		eventually(t, 60*time.Second, "node "+inst.Name+" initialised", func(ctx context.Context) (bool, string) {
-			n, err := env.Admin.CoreV1().Nodes().Get(ctx, inst.Name, metav1.GetOptions{})
-			if err != nil {
-				return false, err.Error()
-			}
-			if n.Spec.ProviderID == "" || hasTaint(n, uninitializedTaint) {
-				return false, fmt.Sprintf("providerID %q, taints %v", n.Spec.ProviderID, n.Spec.Taints)
-			}
-			return true, ""
-		})
-		n, err := env.Admin.CoreV1().Nodes().Get(t.Context(), inst.Name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := "gce://fake-project/" + zone + "/" + inst.Name; n.Spec.ProviderID != want {
-			t.Errorf("%s: providerID = %q, want %q", inst.Name, n.Spec.ProviderID, want)
-		}
 		wantLabels := map[string]string{
 			"topology.kubernetes.io/zone":      zone,
 			"topology.kubernetes.io/region":    "us-central1",
 			"node.kubernetes.io/instance-type": "n2-standard-4",
-		}
-		for k, v := range wantLabels {
-			if n.Labels[k] != v {
-				t.Errorf("%s: label %s = %q, want %q", inst.Name, k, n.Labels[k], v)
-			}
 		}
 		wantAddrs := []corev1.NodeAddress{
 			{Type: corev1.NodeInternalIP, Address: inst.NetworkInterfaces[0].NetworkIP},
 			{Type: corev1.NodeExternalIP, Address: inst.NetworkInterfaces[0].AccessConfigs[0].NatIP},
 			{Type: corev1.NodeHostName, Address: inst.Name + "." + zone + ".c.fake-project.internal"},
 		}
-		if diff := cmp.Diff(wantAddrs, n.Status.Addresses); diff != "" {
-			t.Errorf("%s: addresses (-want +got):\n%s", inst.Name, diff)
-		}
+		eventually(t, 60*time.Second, "node "+inst.Name+" initialised", func(ctx context.Context) (bool, string) {
+			n, err := env.Admin.CoreV1().Nodes().Get(ctx, inst.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			var why []string
+			if want := "gce://fake-project/" + zone + "/" + inst.Name; n.Spec.ProviderID != want {
+				why = append(why, fmt.Sprintf("providerID = %q, want %q", n.Spec.ProviderID, want))
+			}
+			if hasTaint(n, uninitializedTaint) {
+				why = append(why, fmt.Sprintf("taints %v", n.Spec.Taints))
+			}
+			for k, v := range wantLabels {
+				if n.Labels[k] != v {
+					why = append(why, fmt.Sprintf("label %s = %q, want %q", k, n.Labels[k], v))
+				}
+			}
+			if diff := cmp.Diff(wantAddrs, n.Status.Addresses); diff != "" {
+				why = append(why, "addresses (-want +got):\n"+diff)
+			}
+			return len(why) == 0, strings.Join(why, "; ")
+		})
 	}
 }
 
