@@ -606,3 +606,34 @@ func TestLegacyClassView(t *testing.T) {
 		}
 	}
 }
+
+// A delete interrupted after the target pool leaves an
+// externalTrafficPolicy Local Service's health check and its firewall; a
+// Service without the finalizer (made before gce-ccm added it) must still
+// be reported as having a load balancer, or they leak.
+func TestGetLoadBalancerFindsLeftoverLocalHealthCheck(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	svc := service("web", func(s *v1.Service) {
+		s.Spec.ExternalTrafficPolicy, s.Spec.HealthCheckNodePort = v1.ServiceExternalTrafficPolicyLocal, 31000
+	})
+	e.ensure(svc)
+	lb := lbName(svc)
+	for _, del := range []func() error{
+		func() error { return e.cloud.DeleteFirewall(e.ctx, "k8s-fw-"+lb) },
+		func() error { return e.cloud.DeleteForwardingRule(e.ctx, lb) },
+		func() error { return e.cloud.DeleteTargetPool(e.ctx, lb) },
+	} {
+		if err := del(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc.Finalizers = nil
+	if _, exists, err := e.lb.GetLoadBalancer(e.ctx, cluster, svc); err != nil || !exists {
+		t.Fatalf("GetLoadBalancer with the health check and its firewall left = %v, %v; want it to exist", exists, err)
+	}
+	e.delete(svc)
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("left %v", n)
+	}
+}

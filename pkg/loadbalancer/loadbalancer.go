@@ -190,7 +190,8 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 	}
 	var addr *computepb.Address
 	var pools [2]*computepb.TargetPool
-	var fw, deny *computepb.Firewall
+	var fw, deny, localHCFW *computepb.Firewall
+	var localHC *gce.HTTPHealthCheck
 	err = parallel(
 		func() (err error) { addr, err = getOptional(ctx, b.api.GetAddress, lbName); return err },
 		func() (err error) { pools[0], err = getOptional(ctx, b.api.GetTargetPool, lbName); return err },
@@ -203,9 +204,22 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 			deny, err = getOptional(ctx, b.api.GetFirewall, denyFirewallName(lbName))
 			return err
 		},
+		// A delete interrupted after the pool leaves the Local-traffic
+		// health check and its firewall: still a load balancer to delete.
+		func() (err error) {
+			localHC, err = getOptional(ctx, b.api.GetHTTPHealthCheck, localHealthCheckName(lbName))
+			return err
+		},
+		func() (err error) {
+			localHCFW, err = getOptional(ctx, b.api.GetFirewall, localHealthCheckFirewallName(lbName))
+			return err
+		},
 	)
 	if err != nil {
 		return nil, false, err
+	}
+	if localHC != nil && ownedLocalHealthCheck(localHC.Description, lbName, key) {
+		return &v1.LoadBalancerStatus{}, true, nil
 	}
 	if addr != nil && ownedByService(addr.GetDescription(), key) {
 		return status(addr.GetAddress()), true, nil
@@ -215,7 +229,7 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 			return &v1.LoadBalancerStatus{}, true, nil
 		}
 	}
-	for _, f := range []*computepb.Firewall{fw, deny} {
+	for _, f := range []*computepb.Firewall{fw, deny, localHCFW} {
 		if f != nil && ownedByService(f.GetDescription(), key) {
 			return &v1.LoadBalancerStatus{}, true, nil
 		}
