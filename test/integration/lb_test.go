@@ -1131,3 +1131,31 @@ func TestLBBecomesInternal(t *testing.T) {
 	deleteService(t, env, "db")
 	waitServiceGone(t, env, lbConvergeTime, "db")
 }
+
+// TestLBStaticAddressQuota: a project's static address quota is small (3
+// here); ten Services created at once all get their load balancers and
+// distinct IPs, because each reservation is released once its forwarding
+// rule holds the IP. Those whose reservation hits the quota at first
+// converge through the service controller's retries.
+func TestLBStaticAddressQuota(t *testing.T) {
+	env, _ := startLB(t, fakecompute.Config{}, 1)
+	if err := env.Fake.SetQuota(fakecompute.QuotaAddresses, 3); err != nil {
+		t.Fatal(err)
+	}
+	var svcs []*corev1.Service
+	for i := range 10 {
+		svcs = append(svcs, createService(t, env, lbService(fmt.Sprintf("web-%d", i))))
+	}
+	// Retries back off 5 s, 10 s, 20 s, ... after quota errors.
+	waitLBs(t, env, 3*lbConvergeTime, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}}, svcs...)
+	ips := map[string]bool{}
+	for _, svc := range svcs {
+		ips[ingressIP(getService(t, env, svc.Name))] = true
+	}
+	if len(ips) != 10 {
+		t.Errorf("%d distinct IPs, want 10", len(ips))
+	}
+	if d := env.Fake.Dump(); len(d.Addresses) != 0 {
+		t.Errorf("%d addresses left reserved, want none", len(d.Addresses))
+	}
+}
