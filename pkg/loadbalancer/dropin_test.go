@@ -637,3 +637,30 @@ func TestGetLoadBalancerFindsLeftoverLocalHealthCheck(t *testing.T) {
 		t.Errorf("left %v", n)
 	}
 }
+
+// Whatever else a Service says, an Internal type annotation gets it no
+// public load balancer: not with the external legacy class (where the
+// long-standing provider let the class win), nor with the class as
+// LegacyClassView carries it.
+func TestInternalAnnotationWinsOverExternalClass(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	internal := map[string]string{loadbalancer.TypeAnnotation: "Internal"}
+	for _, svc := range []*v1.Service{
+		service("class", func(s *v1.Service) {
+			s.Spec.LoadBalancerClass, s.Annotations = ptr(loadbalancer.ClassExternalLegacy), internal
+		}),
+		service("view", func(s *v1.Service) {
+			s.Annotations = map[string]string{loadbalancer.TypeAnnotation: "Internal", "gce-ccm.internal/load-balancer-class": loadbalancer.ClassExternalLegacy}
+		}),
+	} {
+		_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes)
+		var refusal *loadbalancer.InternalRefusal
+		if !errors.As(err, &refusal) || refusal.Field != "metadata.annotations[networking.gke.io/load-balancer-type]" {
+			t.Errorf("%s: EnsureLoadBalancer = %v, want a refusal naming the annotation", svc.Name, err)
+		}
+	}
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("made %v, want nothing", n)
+	}
+}

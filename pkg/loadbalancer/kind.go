@@ -51,20 +51,19 @@ const (
 
 // serviceKind decides the kind as the long-standing provider does: the
 // class first, then the type annotation (the current key before the
-// deprecated one). It is stricter in one way on purpose: a type annotation
+// deprecated one). It is stricter in two ways on purpose, so that no
+// Service gets something more exposed than it asked for: a type annotation
 // with a value that is neither internal nor external is an error, where that
-// provider built a public load balancer for any value it did not know.
+// provider built a public load balancer for any value it did not know; and
+// an Internal annotation wins over the external legacy class, where that
+// provider let the class win.
 func serviceKind(svc *v1.Service) (kind, error) {
-	c := svc.Spec.LoadBalancerClass
-	if v, ok := svc.Annotations[viewClassAnnotation]; ok && c == nil {
-		c = &v
-	}
-	if c != nil {
+	if c := serviceClass(svc); c != nil {
 		switch *c {
 		case ClassInternalLegacy:
 			return kindInternal, nil
 		case ClassExternalLegacy:
-			return kindExternal, nil
+			// External, unless an annotation below asks for internal.
 		default:
 			return kindForeignClass, nil
 		}
@@ -98,14 +97,27 @@ type InternalRefusal struct {
 	Removed bool
 }
 
+// serviceClass is the Service's class, also when LegacyClassView moved it
+// to an annotation.
+func serviceClass(svc *v1.Service) *string {
+	if c := svc.Spec.LoadBalancerClass; c != nil {
+		return c
+	}
+	if v, ok := svc.Annotations[viewClassAnnotation]; ok {
+		return &v
+	}
+	return nil
+}
+
 // internalRefusal names what asked for the internal load balancer.
 func internalRefusal(svc *v1.Service) *InputError {
 	field, value := "spec.loadBalancerClass", ClassInternalLegacy
-	_, viewed := svc.Annotations[viewClassAnnotation]
-	for _, key := range []string{TypeAnnotation, DeprecatedTypeAnnotation} {
-		if v, ok := svc.Annotations[key]; ok && svc.Spec.LoadBalancerClass == nil && !viewed {
-			field, value = "metadata.annotations["+key+"]", v
-			break
+	if c := serviceClass(svc); c == nil || *c != ClassInternalLegacy {
+		for _, key := range []string{TypeAnnotation, DeprecatedTypeAnnotation} {
+			if v, ok := svc.Annotations[key]; ok {
+				field, value = "metadata.annotations["+key+"]", v
+				break
+			}
 		}
 	}
 	return &InputError{Field: field, Value: value,
