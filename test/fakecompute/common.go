@@ -106,12 +106,9 @@ func listAll[T any](s *Server, t *table[T], c *call, listKind string) (any, *Err
 func deleteOne[T any](s *Server, t *table[T], c *call, users func(r *record[T]) (string, bool), removed func(obj *T)) (any, *Error) {
 	return s.mutate(c, "delete", func(o *operation) (ref, uint64, *Error) {
 		rf := c.ref(t.kind)
-		r := t.get(rf.key())
-		if r == nil {
-			return rf, 0, errNotFound(rf.path())
-		}
-		if r.isBusy() {
-			return rf, 0, errNotReady(rf.path())
+		r, err := idle(t, rf)
+		if err != nil {
+			return rf, 0, err
 		}
 		if users != nil {
 			if user, pending := users(r); user != "" {
@@ -150,6 +147,19 @@ func checkNew[T any](t *table[T], rf ref) *Error {
 }
 
 // insertRecord stores a new resource locked by its insert operation.
+// idle returns the record a mutation changes: 404 when it does not exist,
+// resourceNotReady while another operation holds it.
+func idle[T any](t *table[T], rf ref) (*record[T], *Error) {
+	r := t.get(rf.key())
+	if r == nil {
+		return nil, errNotFound(rf.path())
+	}
+	if r.isBusy() {
+		return nil, errNotReady(rf.path())
+	}
+	return r, nil
+}
+
 func insertRecord[T any](t *table[T], rf ref, obj *T, o *operation) *record[T] {
 	r := t.put(rf.key(), obj)
 	r.creating = true

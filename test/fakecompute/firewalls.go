@@ -137,12 +137,9 @@ func modify[T any](s *Server, t *table[T], c *call, patch bool, complete func(ob
 	}
 	return s.mutate(c, verb, func(o *operation) (ref, uint64, *Error) {
 		rf := c.ref(t.kind)
-		r := t.get(rf.key())
-		if r == nil {
-			return rf, 0, errNotFound(rf.path())
-		}
-		if r.isBusy() {
-			return rf, 0, errNotReady(rf.path())
+		r, err := idle(t, rf)
+		if err != nil {
+			return rf, 0, err
 		}
 		var current map[string]json.RawMessage
 		_ = json.Unmarshal(r.raw, &current)

@@ -245,12 +245,9 @@ func (s *Server) setForwardingRuleTarget(c *call) (any, *Error) {
 	}
 	return s.mutate(c, "setTarget", func(o *operation) (ref, uint64, *Error) {
 		rf := c.ref("forwardingRules")
-		r := s.fwdRules.get(rf.key())
-		if r == nil {
-			return rf, 0, errNotFound(rf.path())
-		}
-		if r.isBusy() {
-			return rf, 0, errNotReady(rf.path())
+		r, err := idle(s.fwdRules, rf)
+		if err != nil {
+			return rf, 0, err
 		}
 		if r.obj.LoadBalancingScheme == "INTERNAL" {
 			return rf, 0, errInvalidField("target", in.Target, "An INTERNAL forwarding rule forwards to a backend service, not to a target.")

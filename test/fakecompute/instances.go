@@ -315,12 +315,9 @@ func (s *Server) setInstanceTags(c *call) (any, *Error) {
 	}
 	return s.mutate(c, "setTags", func(o *operation) (ref, uint64, *Error) {
 		rf := c.ref("instances")
-		r := s.instances.get(rf.key())
-		if r == nil {
-			return rf, 0, errNotFound(rf.path())
-		}
-		if r.isBusy() {
-			return rf, 0, errNotReady(rf.path())
+		r, err := idle(s.instances, rf)
+		if err != nil {
+			return rf, 0, err
 		}
 		if tags.Fingerprint != r.obj.Tags.Fingerprint {
 			return rf, 0, &Error{Code: http.StatusPreconditionFailed, Reason: ReasonConditionNotMet,
@@ -361,12 +358,9 @@ func (s *Server) updateInstance(c *call) (any, *Error) {
 	}
 	return s.mutate(c, "update", func(o *operation) (ref, uint64, *Error) {
 		rf := c.ref("instances")
-		r := s.instances.get(rf.key())
-		if r == nil {
-			return rf, 0, errNotFound(rf.path())
-		}
-		if r.isBusy() {
-			return rf, 0, errNotReady(rf.path())
+		r, err := idle(s.instances, rf)
+		if err != nil {
+			return rf, 0, err
 		}
 		cur := r.obj
 		switch {
@@ -414,12 +408,9 @@ func (s *Server) startInstance(c *call) (any, *Error) {
 func (s *Server) setPower(c *call, opType, during, after string) (any, *Error) {
 	return s.mutate(c, opType, func(o *operation) (ref, uint64, *Error) {
 		rf := c.ref("instances")
-		r := s.instances.get(rf.key())
-		if r == nil {
-			return rf, 0, errNotFound(rf.path())
-		}
-		if r.isBusy() {
-			return rf, 0, errNotReady(rf.path())
+		r, err := idle(s.instances, rf)
+		if err != nil {
+			return rf, 0, err
 		}
 		if r.obj.Status == after {
 			return rf, r.id(), nil

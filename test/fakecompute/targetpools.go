@@ -78,12 +78,9 @@ func (s *Server) changeTargetPool(c *call, opType string, body any, change func(
 	}
 	return s.mutate(c, opType, func(o *operation) (ref, uint64, *Error) {
 		rf := c.ref("targetPools")
-		r := s.targetPools.get(rf.key())
-		if r == nil {
-			return rf, 0, errNotFound(rf.path())
-		}
-		if r.isBusy() {
-			return rf, 0, errNotReady(rf.path())
+		r, err := idle(s.targetPools, rf)
+		if err != nil {
+			return rf, 0, err
 		}
 		tp := *r.obj
 		tp.Instances = slices.Clone(tp.Instances)
