@@ -544,6 +544,27 @@ func waitNoLeftovers(t *testing.T, env *harness.Env, timeout time.Duration, svcs
 	})
 }
 
+// waitNoLBResources waits until the fake holds no load balancer resource.
+func waitNoLBResources(t *testing.T, env *harness.Env, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, "no load balancer resources", func(context.Context) (bool, string) {
+		left := lbResources(env.Fake.Dump())
+		return len(left) == 0, fmt.Sprintf("left: %v", left)
+	})
+}
+
+// waitFinalizer waits until the Service carries the finalizer.
+func waitFinalizer(t *testing.T, env *harness.Env, name, fin string) {
+	t.Helper()
+	eventually(t, lbConvergeTime, fin+" finalizer on "+name, func(ctx context.Context) (bool, string) {
+		cur, err := env.Admin.CoreV1().Services(lbNamespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return slices.Contains(cur.Finalizers, fin), fmt.Sprintf("finalizers %v", cur.Finalizers)
+	})
+}
+
 // writes returns the write calls the fake saw since its counts were reset,
 // by method.
 func writes(env *harness.Env) map[string]int {
@@ -614,20 +635,18 @@ func TestLBCreate(t *testing.T) {
 	ip := waitIngress(t, env, "web")
 	t.Logf("ingress IP after %s", time.Since(start).Round(time.Millisecond))
 
-	st := stateOf(env.Fake.Dump(), lbNameOf(svc))
-	want := lbWant{key: "default/web", ip: ip, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"},
+	// The status, the resources, the condition and the finalizer are
+	// separate writes: each is waited for, not read once after another.
+	want := lbWant{ip: ip, portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"},
 		instances: []string{"node-0", "node-1", "node-2"}}
-	if why := st.check(want); why != "" {
-		t.Errorf("load balancer: %s", why)
-	}
-	if rule := st.rules["TCP"]; rule == nil || rule.Name != lbNameOf(svc) {
-		t.Errorf("forwarding rule names %v, want [%s]", st.ruleNames, lbNameOf(svc))
-	}
+	waitLB(t, env, svc, want)
+	eventually(t, lbConvergeTime, "forwarding rule named as the load balancer", func(context.Context) (bool, string) {
+		st := stateOf(env.Fake.Dump(), lbNameOf(svc))
+		rule := st.rules["TCP"]
+		return rule != nil && rule.Name == lbNameOf(svc), fmt.Sprintf("forwarding rule names %v, want [%s]", st.ruleNames, lbNameOf(svc))
+	})
 	waitCondition(t, env, "web", metav1.ConditionTrue, "Synced", ip)
-	cur := getService(t, env, "web")
-	if !slices.Contains(cur.Finalizers, finalizer) {
-		t.Errorf("finalizers %v, want %s", cur.Finalizers, finalizer)
-	}
+	waitFinalizer(t, env, "web", finalizer)
 	// Events are written asynchronously: wait for it.
 	eventually(t, lbConvergeTime, "EnsuredLoadBalancer event", func(ctx context.Context) (bool, string) {
 		n, err := eventCount(ctx, env, "web", "EnsuredLoadBalancer")
@@ -668,9 +687,11 @@ func TestLBChangesConverge(t *testing.T) {
 		// address: the Service keeps one.
 		w.ownAddress = true
 	})
-	if st := stateOf(env.Fake.Dump(), lbName); !slices.Equal(sorted(st.ruleNames), []string{lbName, lbName + "-udp"}) {
-		t.Errorf("forwarding rules %v, want the TCP rule kept as %s and %s-udp added", st.ruleNames, lbName, lbName)
-	}
+	eventually(t, lbConvergeTime, "TCP rule kept and a -udp rule added", func(context.Context) (bool, string) {
+		st := stateOf(env.Fake.Dump(), lbName)
+		return slices.Equal(sorted(st.ruleNames), []string{lbName, lbName + "-udp"}),
+			fmt.Sprintf("forwarding rules %v, want the TCP rule kept as %s and %s-udp added", st.ruleNames, lbName, lbName)
+	})
 	step("session affinity ClientIP", func(s *corev1.Service) {
 		s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
 	}, func(w *lbWant) { w.affinity = "CLIENT_IP" })
@@ -767,15 +788,17 @@ func TestLBUserStaticAddress(t *testing.T) {
 	deleteService(t, env, "web")
 	waitServiceGone(t, env, lbConvergeTime, "web")
 	waitNoLeftovers(t, env, lbConvergeTime, svc)
-	var user *compute.Address
-	for _, a := range env.Fake.Dump().Addresses {
-		if a.Name == "user-ip" {
-			user = a
+	// RESERVED again once no rule uses it; never deleted.
+	eventually(t, lbConvergeTime, "user's address reserved after the Service went", func(context.Context) (bool, string) {
+		var user *compute.Address
+		for _, a := range env.Fake.Dump().Addresses {
+			if a.Name == "user-ip" {
+				user = a
+			}
 		}
-	}
-	if user == nil || user.Address != userIP || user.Status != fakecompute.AddressReserved {
-		t.Errorf("user's address after the Service went: %+v, want %s still reserved", user, userIP)
-	}
+		return user != nil && user.Address == userIP && user.Status == fakecompute.AddressReserved,
+			fmt.Sprintf("user's address %+v, want %s reserved", user, userIP)
+	})
 }
 
 // TestLBDelete: deleting Services removes all of their resources; the shared
@@ -798,10 +821,7 @@ func TestLBDelete(t *testing.T) {
 
 	deleteService(t, env, "second")
 	waitServiceGone(t, env, lbConvergeTime, "second")
-	eventually(t, lbConvergeTime, "no load balancer resources", func(context.Context) (bool, string) {
-		left := lbResources(env.Fake.Dump())
-		return len(left) == 0, fmt.Sprintf("left: %v", left)
-	})
+	waitNoLBResources(t, env, lbConvergeTime)
 }
 
 // TestLBDeletedWhileManagerDown: the cleanup finalizer keeps a Service
@@ -824,9 +844,7 @@ func TestLBDeletedWhileManagerDown(t *testing.T) {
 
 	startManager(t, env, "m2", lbArgs...)
 	waitServiceGone(t, env, lbConvergeTime, "web")
-	if left := lbResources(env.Fake.Dump()); len(left) != 0 {
-		t.Errorf("left after the Service went: %v", left)
-	}
+	waitNoLBResources(t, env, lbConvergeTime)
 }
 
 // TestLBBadInput: input GCE cannot serve gives a Warning event and a False
@@ -1025,9 +1043,7 @@ func TestLBConvergeUnderFaults(t *testing.T) {
 		deleteService(t, env, name)
 	}
 	waitServiceGone(t, env, 3*time.Minute, names...)
-	if left := lbResources(env.Fake.Dump()); len(left) != 0 {
-		t.Errorf("left after every Service went: %v", left)
-	}
+	waitNoLBResources(t, env, lbConvergeTime)
 	t.Logf("deleted in %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -1065,14 +1081,14 @@ func TestLBClusterIDCreatedWhenMissing(t *testing.T) {
 	})
 	createService(t, env, lbService("web"))
 	ip := waitIngress(t, env, "web")
-	d := env.Fake.Dump()
-	var hcs []string
-	for _, h := range d.HTTPHealthChecks {
-		hcs = append(hcs, h.Name)
-	}
-	if !slices.Equal(hcs, []string{"k8s-" + id + "-node"}) {
-		t.Errorf("health checks %v, want the shared one named from the cluster id %s", hcs, id)
-	}
+	eventually(t, lbConvergeTime, "shared health check named from the cluster id", func(context.Context) (bool, string) {
+		var hcs []string
+		for _, h := range env.Fake.Dump().HTTPHealthChecks {
+			hcs = append(hcs, h.Name)
+		}
+		return slices.Equal(hcs, []string{"k8s-" + id + "-node"}),
+			fmt.Sprintf("health checks %v, want the shared one named from the cluster id %s", hcs, id)
+	})
 	waitCondition(t, env, "web", metav1.ConditionTrue, "Synced", ip)
 }
 
@@ -1111,9 +1127,8 @@ func TestLBBecomesInternal(t *testing.T) {
 	svc := createService(t, env, lbService("db"))
 	ip := waitLB(t, env, svc, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
 	waitCondition(t, env, "db", metav1.ConditionTrue, "Synced", ip)
-	if cur := getService(t, env, "db"); !slices.Contains(cur.Finalizers, "gke.networking.io/l4-netlb-v1") {
-		t.Errorf("finalizers %v, want gke.networking.io/l4-netlb-v1 as the long-standing provider adds it", cur.Finalizers)
-	}
+	// Added as the long-standing provider adds it; a write of its own.
+	waitFinalizer(t, env, "db", "gke.networking.io/l4-netlb-v1")
 	updateService(t, env, "db", func(s *corev1.Service) {
 		s.Annotations = map[string]string{"networking.gke.io/load-balancer-type": "Internal"}
 	})

@@ -198,9 +198,9 @@ func TestLeaderElectionFailover(t *testing.T) {
 	})
 	createNode(t, env, "node-b")
 	waitInitialised(t, env, "node-b")
-	if !strings.Contains(survivor.Log(), "Successfully acquired lease") {
-		t.Errorf("survivor %s never acquired the lease", survivor.Name)
-	}
+	eventually(t, 60*time.Second, "survivor "+survivor.Name+" logs that it acquired the lease", func(context.Context) (bool, string) {
+		return strings.Contains(survivor.Log(), "Successfully acquired lease"), "not in its log"
+	})
 }
 
 func waitInitialised(t *testing.T, env *harness.Env, name string) {

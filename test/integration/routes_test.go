@@ -114,9 +114,20 @@ func TestRoutesFollowNodes(t *testing.T) {
 		networkAvailable(t, env, n)
 	}
 
-	// A route whose next hop was changed behind our back is repaired.
-	deleteRouteByName(t, env, "itest-"+string(a.UID))
-	insertRouteJSON(t, env, fmt.Sprintf(`{"name":"itest-%s","network":"global/networks/default","destRange":"10.244.1.0/24","nextHopInstance":"zones/us-central1-c/instances/node-c","description":"k8s-node-route"}`, a.UID))
+	// A route whose next hop was changed behind our back is repaired. The
+	// manager may put its own route back between our delete and our
+	// insert (a 409): then the swap is tried again.
+	hijacked := fmt.Sprintf(`{"name":"itest-%s","network":"global/networks/default","destRange":"10.244.1.0/24","nextHopInstance":"zones/us-central1-c/instances/node-c","description":"k8s-node-route"}`, a.UID)
+	for attempt := 1; ; attempt++ {
+		deleteRouteByName(t, env, "itest-"+string(a.UID))
+		status := postRouteJSON(t, env, hijacked)
+		if status == http.StatusOK {
+			break
+		}
+		if status != http.StatusConflict || attempt == 5 {
+			t.Fatalf("insert route %s: %d (attempt %d)", hijacked, status, attempt)
+		}
+	}
 	wantRoutes(t, env, want...)
 
 	// A deleted node's route goes; the others and the foreign ones stay.
@@ -309,15 +320,22 @@ func waitEvent(t *testing.T, env *harness.Env, node, reason, mentions string) {
 
 func insertRouteJSON(t *testing.T, env *harness.Env, body string) {
 	t.Helper()
+	if status := postRouteJSON(t, env, body); status != http.StatusOK {
+		t.Fatalf("insert route %s: %d", body, status)
+	}
+}
+
+// postRouteJSON inserts a route through the fake's REST API and returns the
+// HTTP status; the fake applies an accepted insert at once.
+func postRouteJSON(t *testing.T, env *harness.Env, body string) int {
+	t.Helper()
 	url := fmt.Sprintf("%s/compute/v1/projects/%s/global/routes", env.Fake.URL(), harness.Project)
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("insert route %s: %s", body, resp.Status)
-	}
+	return resp.StatusCode
 }
 
 func deleteRouteByName(t *testing.T, env *harness.Env, name string) {
