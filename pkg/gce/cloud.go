@@ -40,6 +40,10 @@ type Cloud struct {
 	forwardingRules *compute.ForwardingRulesClient
 	targetPools     *compute.TargetPoolsClient
 	firewalls       *compute.FirewallsClient
+	instanceGroups  *compute.InstanceGroupsClient
+	backendServices *compute.RegionBackendServicesClient
+	healthChecks    *compute.HealthChecksClient
+	subnetworks     *compute.SubnetworksClient
 	globalOps       *compute.GlobalOperationsClient
 	regionOps       *compute.RegionOperationsClient
 	zoneOps         *compute.ZoneOperationsClient
@@ -92,6 +96,10 @@ func New(ctx context.Context, cfg Config, hc *http.Client, m *Metrics) (*Cloud, 
 	c.forwardingRules = client(ctx, c, &errs, opts, compute.NewForwardingRulesRESTClient)
 	c.targetPools = client(ctx, c, &errs, opts, compute.NewTargetPoolsRESTClient)
 	c.firewalls = client(ctx, c, &errs, opts, compute.NewFirewallsRESTClient)
+	c.instanceGroups = client(ctx, c, &errs, opts, compute.NewInstanceGroupsRESTClient)
+	c.backendServices = client(ctx, c, &errs, opts, compute.NewRegionBackendServicesRESTClient)
+	c.healthChecks = client(ctx, c, &errs, opts, compute.NewHealthChecksRESTClient)
+	c.subnetworks = client(ctx, c, &errs, opts, compute.NewSubnetworksRESTClient)
 	c.globalOps = client(ctx, c, &errs, opts, compute.NewGlobalOperationsRESTClient)
 	c.regionOps = client(ctx, c, &errs, opts, compute.NewRegionOperationsRESTClient)
 	c.zoneOps = client(ctx, c, &errs, opts, compute.NewZoneOperationsRESTClient)
@@ -188,7 +196,7 @@ func (c *Cloud) write(ctx context.Context, method string, fn func(ctx context.Co
 }
 
 // send is the one path of every mutation: it waits for the rate limiter,
-// retries transient failures with the same requestId, and waits for the
+// asks the write fence (Config.Fence) before each attempt, retries transient failures with the same requestId, and waits for the
 // operation to end. A failed operation is an *OperationError.
 func (c *Cloud) send(ctx context.Context, method string, fn func(ctx context.Context, requestID string) (*computepb.Operation, error)) error {
 	waitStart := time.Now()
@@ -200,6 +208,14 @@ func (c *Cloud) send(ctx context.Context, method string, fn func(ctx context.Con
 	start := time.Now()
 	var op *computepb.Operation
 	for attempt := 1; ; attempt++ {
+		// Checked before every attempt: a retry sent after the lease lapsed
+		// is as much a write by a replica that may no longer lead.
+		if c.cfg.Fence != nil {
+			if err := c.cfg.Fence.Allow(); err != nil {
+				c.metrics.Requests.WithLabelValues(method, "fenced").Inc()
+				return fmt.Errorf("%s refused: %w", method, err)
+			}
+		}
 		t := time.Now()
 		var err error
 		op, err = fn(ctx, requestID)

@@ -28,6 +28,9 @@ type Config struct {
 	// WriteQPS and WriteBurst shape the client-side token bucket for writes.
 	WriteQPS   float64
 	WriteBurst int
+	// Fence, when set, must allow every write (not from gce.conf: the
+	// manager sets a LeaseFence when it runs under leader election).
+	Fence WriteFence
 
 	// Filled by Complete.
 	Region string
