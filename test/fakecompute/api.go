@@ -121,6 +121,8 @@ func (s *Server) routesInit() {
 	s.endpoint("PUT "+g+"httpHealthChecks/{name}", "httpHealthChecks.update", true, s.modifyHealthCheck(false))
 	s.endpoint(del+g+"httpHealthChecks/{name}", "httpHealthChecks.delete", true, s.deleteHealthCheck)
 
+	s.instanceGroupsInit(get, post, del, p, z)
+
 	for _, sc := range []struct{ prefix, method string }{{g, "globalOperations"}, {r, "regionOperations"}, {z, "zoneOperations"}} {
 		s.endpoint(get+sc.prefix+"operations/{name}", sc.method+".get", false, s.handleOperation(false))
 		s.endpoint(post+sc.prefix+"operations/{name}/wait", sc.method+".wait", false, s.handleOperation(true))

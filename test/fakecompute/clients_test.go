@@ -59,6 +59,11 @@ type v1Clients struct {
 	globalOps   *compute.GlobalOperationsClient
 	regionOps   *compute.RegionOperationsClient
 	zoneOps     *compute.ZoneOperationsClient
+
+	instanceGroups     *compute.InstanceGroupsClient
+	backendServices    *compute.RegionBackendServicesClient
+	healthChecks       *compute.HealthChecksClient
+	regionHealthChecks *compute.RegionHealthChecksClient
 }
 
 // newEnv starts a fake in-process and builds both clients for it.
@@ -113,6 +118,14 @@ func newEnv(t testing.TB, cfg fakecompute.Config) *env {
 	add(v1.regionOps, err)
 	v1.zoneOps, err = compute.NewZoneOperationsRESTClient(ctx, opts...)
 	add(v1.zoneOps, err)
+	v1.instanceGroups, err = compute.NewInstanceGroupsRESTClient(ctx, opts...)
+	add(v1.instanceGroups, err)
+	v1.backendServices, err = compute.NewRegionBackendServicesRESTClient(ctx, opts...)
+	add(v1.backendServices, err)
+	v1.healthChecks, err = compute.NewHealthChecksRESTClient(ctx, opts...)
+	add(v1.healthChecks, err)
+	v1.regionHealthChecks, err = compute.NewRegionHealthChecksRESTClient(ctx, opts...)
+	add(v1.regionHealthChecks, err)
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("apiv1 clients: %v", err)
 	}

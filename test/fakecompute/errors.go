@@ -19,6 +19,9 @@ type Error struct {
 	Domain  string `json:"domain,omitempty"`
 	// Details are google.rpc status details (objects with an "@type").
 	Details []map[string]any `json:"details,omitempty"`
+	// inOperation marks an error GCE reports in the operation it returns
+	// rather than on the call: the call succeeds, the operation fails.
+	inOperation bool
 }
 
 func (e *Error) Error() string {
@@ -40,6 +43,16 @@ const (
 	ReasonInternal          = "internalError"
 	ReasonBackend           = "backendError"
 )
+
+// ReasonIPInUse is what GCE's operation reports, as IP_IN_USE_BY_ANOTHER_RESOURCE
+// with HTTP status 409, when an INTERNAL address or forwarding rule asks for
+// an internal IP that something else holds.
+const ReasonIPInUse = "ipInUseByAnotherResource"
+
+func errIPInUse(ip string) *Error {
+	return &Error{Code: http.StatusConflict, Reason: ReasonIPInUse, inOperation: true,
+		Message: fmt.Sprintf("IP '%s' is already being used by another resource.", ip)}
+}
 
 func errNotFound(link string) *Error {
 	return &Error{Code: http.StatusNotFound, Reason: ReasonNotFound,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -428,42 +427,14 @@ func (s *Server) setPower(c *call, opType, during, after string) (any, *Error) {
 }
 
 func (s *Server) deleteInstance(c *call) (any, *Error) {
-	return deleteOne(s, s.instances, c, nil, s.releaseInstanceIPs)
+	return deleteOne(s, s.instances, c, nil, func(inst *compute.Instance) {
+		s.releaseInstanceIPs(inst)
+		s.dropMember(inst)
+	})
 }
 
 // aggregatedInstances serves aggregated/instances: every zone's instances in
 // one paged list, keyed by "zones/Z" as GCE does.
 func (s *Server) aggregatedInstances(c *call) (any, *Error) {
-	p, err := parseListParams(c.r.URL.Query(), reflect.TypeFor[compute.Instance]())
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	items, keys, next := s.instances.page(c.project+"/zones/", p.filter, p.token, p.max)
-	zones := slices.Clone(s.zones)
-	s.mu.Unlock()
-	type scoped struct {
-		Instances []json.RawMessage `json:"instances,omitempty"`
-		Warning   map[string]any    `json:"warning,omitempty"`
-	}
-	out := map[string]*scoped{}
-	for _, z := range zones {
-		out["zones/"+z] = &scoped{Warning: map[string]any{
-			"code": "NO_RESULTS_ON_PAGE", "message": "There are no results for scope 'zones/" + z + "' on this page.",
-			"data": []map[string]string{{"key": "scope", "value": "zones/" + z}}}}
-	}
-	for i, k := range keys {
-		// k is project/zones/Z/name
-		parts := strings.SplitN(k, "/", 4)
-		sc := out["zones/"+parts[2]]
-		sc.Warning = nil
-		sc.Instances = append(sc.Instances, items[i])
-	}
-	return map[string]any{
-		"kind":          "compute#instanceAggregatedList",
-		"id":            "projects/" + c.project + "/aggregated/instances",
-		"items":         out,
-		"nextPageToken": encodeToken(next),
-		"selfLink":      scopeLink(c.project, "aggregated/instances"),
-	}, nil
+	return aggregatedZonal(s, s.instances, c, "instances", "compute#instanceAggregatedList")
 }

@@ -70,6 +70,14 @@ func (s *Server) mutate(c *call, opType string, apply func(o *operation) (ref, u
 	}
 	o := s.newOperation(c, opType)
 	target, id, err := apply(o)
+	if err != nil && err.inOperation {
+		// Accepted, then failed: the operation ends with the error and
+		// nothing changed.
+		o.op.TargetLink = target.link()
+		o.failure = err
+		s.start(o, c.method)
+		return s.opJSON(o), nil
+	}
 	if err != nil {
 		delete(s.ops, o.ref.key())
 		if c.requestID != "" {

@@ -146,6 +146,12 @@ type Server struct {
 	targetPools  *table[compute.TargetPool]
 	firewalls    *table[compute.Firewall]
 	healthChecks *table[compute.HttpHealthCheck]
+	// The healthChecks API (global and regional in one table: the key has
+	// the scope), not the legacy httpHealthChecks above.
+	hcs             *table[compute.HealthCheck]
+	backendServices *table[compute.BackendService] // regional
+	instanceGroups  *table[compute.InstanceGroup]
+	igMembers       map[string][]string // group key -> sorted instance links
 
 	ops      map[string]*operation // project/scope/name
 	requests map[string]*operation // project/requestId
@@ -213,6 +219,10 @@ func (s *Server) resetLocked() {
 	s.targetPools = newTable[compute.TargetPool]("targetPools")
 	s.firewalls = newTable[compute.Firewall]("firewalls")
 	s.healthChecks = newTable[compute.HttpHealthCheck]("httpHealthChecks")
+	s.hcs = newTable[compute.HealthCheck]("healthChecks")
+	s.backendServices = newTable[compute.BackendService]("backendServices")
+	s.instanceGroups = newTable[compute.InstanceGroup]("instanceGroups")
+	s.igMembers = map[string][]string{}
 	s.ops = map[string]*operation{}
 	s.requests = map[string]*operation{}
 	s.nextID = 4000000000000000000
