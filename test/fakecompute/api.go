@@ -122,6 +122,7 @@ func (s *Server) routesInit() {
 	s.endpoint(del+g+"httpHealthChecks/{name}", "httpHealthChecks.delete", true, s.deleteHealthCheck)
 
 	s.instanceGroupsInit(get, post, del, p, z)
+	s.healthChecksInit(get, post, del, g, r)
 
 	for _, sc := range []struct{ prefix, method string }{{g, "globalOperations"}, {r, "regionOperations"}, {z, "zoneOperations"}} {
 		s.endpoint(get+sc.prefix+"operations/{name}", sc.method+".get", false, s.handleOperation(false))

@@ -121,9 +121,17 @@ func checkFirewallRule(field, proto string, ports []string) *Error {
 	return nil
 }
 
-// modify serves patch (merge of the fields given) and update (replace) for
-// resources with fixed name and id; complete applies defaults and validates.
+// modify serves patch (a JSON merge patch of the fields given) and update
+// (replace) for resources with fixed name and id; complete applies defaults
+// and validates.
 func modify[T any](s *Server, t *table[T], c *call, patch bool, complete func(obj *T) *Error) (any, *Error) {
+	return modifyWith(s, t, c, patch, nil, func(obj, _ *T) *Error { return complete(obj) })
+}
+
+// modifyWith is modify with more fields kept from the stored resource
+// (beyond name, id, kind, selfLink and creationTimestamp) and a complete
+// that also sees the stored resource.
+func modifyWith[T any](s *Server, t *table[T], c *call, patch bool, keep []string, complete func(obj, current *T) *Error) (any, *Error) {
 	if len(c.body) == 0 {
 		return nil, errInvalid("Required request body is missing")
 	}
@@ -145,29 +153,53 @@ func modify[T any](s *Server, t *table[T], c *call, patch bool, complete func(ob
 		_ = json.Unmarshal(r.raw, &current)
 		merged := fields
 		if patch {
-			merged = current
-			for k, v := range fields {
-				merged[k] = v
-			}
+			merged = mergePatch(current, fields)
 		}
 		if n, ok := fields["name"]; ok && string(n) != `"`+rf.name+`"` {
 			return rf, 0, errInvalidField("resource.name", string(n), "The name cannot be changed.")
 		}
-		for _, keep := range []string{"name", "id", "kind", "selfLink", "creationTimestamp"} {
-			merged[keep] = current[keep]
+		for _, k := range append([]string{"name", "id", "kind", "selfLink", "creationTimestamp"}, keep...) {
+			if v, ok := current[k]; ok {
+				merged[k] = v
+			} else {
+				delete(merged, k)
+			}
 		}
 		raw, _ := json.Marshal(merged)
 		var obj T
 		if err := json.Unmarshal(raw, &obj); err != nil {
 			return rf, 0, &Error{Code: 400, Reason: ReasonBadRequest, Message: "Invalid JSON payload received. " + err.Error()}
 		}
-		if err := complete(&obj); err != nil {
+		if err := complete(&obj, r.obj); err != nil {
 			return rf, 0, err
 		}
 		*r.obj = obj
 		update(r, o)
 		return rf, r.id(), nil
 	})
+}
+
+// mergePatch applies a JSON merge patch (RFC 7396) to a resource's fields:
+// objects merge recursively, null removes, anything else replaces.
+func mergePatch(current, patch map[string]json.RawMessage) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(current)+len(patch))
+	for k, v := range current {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if string(v) == "null" {
+			delete(out, k)
+			continue
+		}
+		var sub, cur map[string]json.RawMessage
+		if json.Unmarshal(v, &sub) == nil && sub != nil && json.Unmarshal(out[k], &cur) == nil && cur != nil {
+			merged, _ := json.Marshal(mergePatch(cur, sub))
+			out[k] = merged
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func (s *Server) modifyFirewall(patch bool) handler {
