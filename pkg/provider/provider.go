@@ -53,6 +53,7 @@ type Provider struct {
 	nodes        *nodeLister
 	apiMetrics   *gce.Metrics
 	routeMetrics *routes.Metrics
+	lbMetrics    *loadbalancer.Metrics
 }
 
 var _ cloudprovider.Interface = (*Provider)(nil)
@@ -103,13 +104,14 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 		nodes:        nodes,
 		apiMetrics:   apiMetrics,
 		routeMetrics: routeMetrics,
+		lbMetrics:    loadbalancer.NewMetrics(),
 	}, nil
 }
 
 // Collectors returns the provider's metrics, for registration with the
 // registry /metrics serves.
 func (p *Provider) Collectors() []metrics.Registerable {
-	return append(p.apiMetrics.Collectors(), p.routeMetrics.Collectors()...)
+	return append(append(p.apiMetrics.Collectors(), p.routeMetrics.Collectors()...), p.lbMetrics.Collectors()...)
 }
 
 // Cloud returns the Compute API door, for the manager's own use.
@@ -134,7 +136,10 @@ func (p *Provider) Initialize(clientBuilder cloudprovider.ControllerClientBuilde
 }
 
 // LoadBalancer turns type=LoadBalancer Services into network load balancers.
-func (p *Provider) LoadBalancer() (cloudprovider.LoadBalancer, bool) { return p.lb, true }
+// Its calls are counted in the gce_loadbalancer* metrics.
+func (p *Provider) LoadBalancer() (cloudprovider.LoadBalancer, bool) {
+	return p.lbMetrics.Instrument(p.lb), true
+}
 
 // Instances is the legacy interface; InstancesV2 replaces it.
 func (p *Provider) Instances() (cloudprovider.Instances, bool) { return nil, false }
