@@ -123,6 +123,7 @@ func (s *Server) routesInit() {
 
 	s.instanceGroupsInit(get, post, del, p, z)
 	s.healthChecksInit(get, post, del, g, r)
+	s.backendServicesInit(get, post, del, r)
 
 	for _, sc := range []struct{ prefix, method string }{{g, "globalOperations"}, {r, "regionOperations"}, {z, "zoneOperations"}} {
 		s.endpoint(get+sc.prefix+"operations/{name}", sc.method+".get", false, s.handleOperation(false))

@@ -149,7 +149,7 @@ func TestHealthChecks(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := &gce.HealthCheck{Kind: "compute#healthCheck", Name: name, Description: in.Description, Type: "HTTP",
-					HttpHealthCheck: &gce.HTTPHealthCheck{Port: 10256, RequestPath: "/healthz", ProxyHeader: "NONE"},
+					HttpHealthCheck:  &gce.HTTPHealthCheck{Port: 10256, RequestPath: "/healthz", ProxyHeader: "NONE"},
 					CheckIntervalSec: 8, TimeoutSec: 1, HealthyThreshold: 1, UnhealthyThreshold: 3, SelfLink: link + name}
 				if reg != "" {
 					want.Region = regionLink
