@@ -4,9 +4,12 @@ package routes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	cloudprovider "k8s.io/cloud-provider"
@@ -34,19 +37,46 @@ type InstanceFinder interface {
 type Metrics struct {
 	// NoIPForward counts routes not created because the VM cannot forward.
 	NoIPForward *metrics.Counter
+	// Owned is how many routes of the cluster the controller knows.
+	Owned *metrics.Gauge
+	// ReadySeconds is the time from a node's first sight by the
+	// controller to NetworkUnavailable=False.
+	ReadySeconds *metrics.Histogram
+	// QueueDepth is how many nodes wait to be synced.
+	QueueDepth *metrics.Gauge
 }
 
 // NewMetrics returns unregistered metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{NoIPForward: metrics.NewCounter(&metrics.CounterOpts{
-		Subsystem: "gce", Name: "routes_vm_without_ip_forward_total",
-		Help:           "Pod routes not created because the node's VM has canIpForward=false and would drop the traffic.",
-		StabilityLevel: metrics.ALPHA,
-	})}
+	return &Metrics{
+		NoIPForward: metrics.NewCounter(&metrics.CounterOpts{
+			Subsystem: "gce", Name: "routes_vm_without_ip_forward_total",
+			Help:           "Pod routes not created because the node's VM has canIpForward=false and would drop the traffic.",
+			StabilityLevel: metrics.ALPHA,
+		}),
+		Owned: metrics.NewGauge(&metrics.GaugeOpts{
+			Subsystem: "gce", Name: "routes_owned",
+			Help:           "Pod routes of this cluster in GCE, as the route controller's last list and its own writes since show them.",
+			StabilityLevel: metrics.ALPHA,
+		}),
+		ReadySeconds: metrics.NewHistogram(&metrics.HistogramOpts{
+			Subsystem: "gce", Name: "routes_node_ready_seconds",
+			Help:           "Time from the route controller's first sight of a node with pod CIDRs to its NetworkUnavailable=False.",
+			Buckets:        metrics.ExponentialBuckets(0.05, 2, 14), // 50ms .. ~7min
+			StabilityLevel: metrics.ALPHA,
+		}),
+		QueueDepth: metrics.NewGauge(&metrics.GaugeOpts{
+			Subsystem: "gce", Name: "routes_queue_depth",
+			Help:           "Nodes waiting in the route controller's queue.",
+			StabilityLevel: metrics.ALPHA,
+		}),
+	}
 }
 
 // Collectors returns every metric, for registration.
-func (m *Metrics) Collectors() []metrics.Registerable { return []metrics.Registerable{m.NoIPForward} }
+func (m *Metrics) Collectors() []metrics.Registerable {
+	return []metrics.Registerable{m.NoIPForward, m.Owned, m.ReadySeconds, m.QueueDepth}
+}
 
 // Routes implements cloudprovider.Routes.
 type Routes struct {
@@ -55,6 +85,13 @@ type Routes struct {
 	networkURL string
 	metrics    *Metrics
 	nodes      NodeLister
+	quota      *quotaGate
+
+	// foreign are the routes with the cluster's name prefix that fail the
+	// ownership check, by name, as the last ListRoutes saw them: CreateRoute
+	// refuses their names without an insert that could only fail (409).
+	mu      sync.Mutex
+	foreign map[string]*computepb.Route
 }
 
 var _ cloudprovider.Routes = (*Routes)(nil)
@@ -73,7 +110,15 @@ type Options struct {
 	// not its VM's (e.g. the VM's FQDN) has its route deleted and created
 	// again on every reconcile. A client-go NodeLister satisfies it.
 	Nodes NodeLister
+	// QuotaRetryPeriod is how often one insert tries again while the route
+	// quota is exhausted (every other insert waits meanwhile); default
+	// DefaultQuotaRetryPeriod. The controller sets it to
+	// --route-reconciliation-period.
+	QuotaRetryPeriod time.Duration
 }
+
+// DefaultQuotaRetryPeriod is upstream's default --route-reconciliation-period.
+const DefaultQuotaRetryPeriod = 10 * time.Second
 
 // New returns Routes for the network at networkURL, without a node lister:
 // see Options.Nodes.
@@ -86,27 +131,61 @@ func NewWithOptions(api Compute, opts Options) *Routes {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
-	return &Routes{api: api, instances: opts.Instances, networkURL: opts.NetworkURL, metrics: opts.Metrics, nodes: opts.Nodes}
+	if opts.QuotaRetryPeriod <= 0 {
+		opts.QuotaRetryPeriod = DefaultQuotaRetryPeriod
+	}
+	return &Routes{api: api, instances: opts.Instances, networkURL: opts.NetworkURL, metrics: opts.Metrics, nodes: opts.Nodes,
+		quota: newQuotaGate(opts.QuotaRetryPeriod, time.Now), foreign: map[string]*computepb.Route{}}
+}
+
+// SetQuotaRetryPeriod changes how often one insert probes an exhausted
+// route quota.
+func (r *Routes) SetQuotaRetryPeriod(d time.Duration) {
+	if d > 0 {
+		r.quota.setPeriod(d)
+	}
+}
+
+// listAll lists every route whose name has the cluster's prefix, in one
+// paged list, and sorts them into ours and the others (made by hand, by
+// another cluster with a long common prefix, or on another network): the
+// name is what GCE keys a route by, so a route of any network that holds
+// one of our names blocks that name.
+func (r *Routes) listAll(ctx context.Context, clusterName string) (owned, foreign []*computepb.Route, err error) {
+	prefix := namePrefix(clusterName)
+	list, err := r.api.ListRoutes(ctx, fmt.Sprintf(`name eq "%s.*"`, prefix))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, gr := range list {
+		switch {
+		case r.owned(gr, prefix):
+			owned = append(owned, gr)
+		case strings.HasPrefix(gr.GetName(), prefix):
+			foreign = append(foreign, gr)
+		}
+	}
+	return owned, foreign, nil
 }
 
 // ListRoutes returns the cluster's routes, from one paged list.
 func (r *Routes) ListRoutes(ctx context.Context, clusterName string) ([]*cloudprovider.Route, error) {
-	prefix := namePrefix(clusterName)
-	filter := fmt.Sprintf(`(name eq "%s.*") (description eq "%s") (network eq "%s")`, prefix, Description, r.networkURL)
-	list, err := r.api.ListRoutes(ctx, filter)
+	list, foreign, err := r.listAll(ctx, clusterName)
 	if err != nil {
 		return nil, fmt.Errorf("list routes of cluster %s: %w", clusterName, err)
 	}
+	r.mu.Lock()
+	r.foreign = map[string]*computepb.Route{}
+	for _, gr := range foreign {
+		r.foreign[gr.GetName()] = gr
+	}
+	r.mu.Unlock()
 	targets, err := r.nodeNames()
 	if err != nil {
 		return nil, fmt.Errorf("list routes of cluster %s: %w", clusterName, err)
 	}
 	var out []*cloudprovider.Route
 	for _, gr := range list {
-		// The filter is a request, not a guarantee: check ownership again.
-		if !r.owned(gr, prefix) {
-			continue
-		}
 		out = append(out, &cloudprovider.Route{
 			Name:            gr.GetName(),
 			TargetNode:      targets.of(gr.GetNextHopInstance()),
@@ -133,6 +212,12 @@ func (r *Routes) CreateRoute(ctx context.Context, clusterName, nameHint string, 
 	}
 	name := routeName(clusterName, nameHint, cidr.Masked())
 	logger := klog.FromContext(ctx).WithValues("route", name, "node", route.TargetNode)
+	r.mu.Lock()
+	taken := r.foreign[name]
+	r.mu.Unlock()
+	if taken != nil {
+		return nameTakenError(taken)
+	}
 
 	inst, err := r.instances.InstanceByNodeName(ctx, string(route.TargetNode))
 	if err != nil {
@@ -152,42 +237,77 @@ func (r *Routes) CreateRoute(ctx context.Context, clusterName, nameHint string, 
 		Description:     ptr(Description),
 		Priority:        ptr(uint32(1000)),
 	}
-	err = r.api.InsertRoute(ctx, want)
+	err = r.insert(ctx, want)
 	switch {
 	case err == nil:
 		logger.V(2).Info("Created route", "destRange", want.GetDestRange())
 		return nil
-	case gce.IsQuotaExceeded(err):
-		return quotaError(name, err)
 	case !gce.IsAlreadyExists(err):
-		return fmt.Errorf("create route %s: %w", name, err)
+		return err
 	}
 
-	// A route of that name exists: ours from an earlier try (success), or
-	// one that points elsewhere (replace it, if it is ours to replace).
+	// A route of that name exists: ours from an earlier try (success), one
+	// of ours that points elsewhere (replace it), or one that is not ours
+	// (refuse, whatever it points at: it is not ours to keep either).
 	have, err := r.api.GetRoute(ctx, name)
 	if err != nil {
 		return fmt.Errorf("read existing route %s: %w", name, err)
 	}
+	if !r.owned(have, namePrefix(clusterName)) {
+		r.mu.Lock()
+		r.foreign[name] = have
+		r.mu.Unlock()
+		return nameTakenError(have)
+	}
 	if !needsUpdate(want, have) {
 		return nil
-	}
-	if !r.owned(have, namePrefix(clusterName)) {
-		return fmt.Errorf("route %s exists but is not a pod route of this cluster (description %q, network %s); not touching it",
-			name, have.GetDescription(), have.GetNetwork())
 	}
 	logger.Info("Replacing route that differs", "haveDestRange", have.GetDestRange(), "haveNextHop", have.GetNextHopInstance(),
 		"destRange", want.GetDestRange(), "nextHop", want.GetNextHopInstance())
 	if err := r.api.DeleteRoute(ctx, name); err != nil && !gce.IsNotFound(err) {
 		return fmt.Errorf("delete outdated route %s: %w", name, err)
 	}
-	if err := r.api.InsertRoute(ctx, want); err != nil {
-		if gce.IsQuotaExceeded(err) {
-			return quotaError(name, err)
-		}
+	r.quota.opened() // a route less: room for one more
+	if err := r.insert(ctx, want); err != nil {
 		return fmt.Errorf("recreate route %s: %w", name, err)
 	}
 	return nil
+}
+
+// insert creates a route through the quota gate: while the route quota is
+// exhausted only one insert per period is sent, and the others fail at once
+// with the quota error that closed the gate.
+func (r *Routes) insert(ctx context.Context, want *computepb.Route) error {
+	name := want.GetName()
+	ok, _, last := r.quota.allow()
+	if !ok {
+		return quotaError(name, last)
+	}
+	err := r.api.InsertRoute(ctx, want)
+	switch {
+	case err == nil:
+		r.quota.succeeded()
+		return nil
+	case gce.IsQuotaExceeded(err):
+		r.quota.failed(err)
+		return quotaError(name, err)
+	default:
+		r.quota.done()
+		if gce.IsAlreadyExists(err) {
+			return err
+		}
+		return fmt.Errorf("create route %s: %w", name, err)
+	}
+}
+
+// ErrNameTaken marks the error of a route name held by a route that fails
+// the ownership check.
+var ErrNameTaken = errors.New("route name taken by a route that is not ours")
+
+func nameTakenError(have *computepb.Route) error {
+	return fmt.Errorf("%w: route %s exists but is not a pod route of this cluster (description %q, network %s, destRange %s, next hop %s); "+
+		"not using or touching it. Delete or rename it if the node's pod CIDR should be routed",
+		ErrNameTaken, have.GetName(), have.GetDescription(), lastSegment(have.GetNetwork()), have.GetDestRange(), have.GetNextHopInstance())
 }
 
 // needsUpdate reports whether an existing route differs from the wanted one
@@ -232,6 +352,7 @@ func (r *Routes) DeleteRoute(ctx context.Context, clusterName string, route *clo
 	if err := r.api.DeleteRoute(ctx, route.Name); err != nil && !gce.IsNotFound(err) {
 		return fmt.Errorf("delete route %s: %w", route.Name, err)
 	}
+	r.quota.opened()
 	klog.FromContext(ctx).V(2).Info("Deleted route", "route", route.Name, "destRange", route.DestinationCIDR)
 	return nil
 }
