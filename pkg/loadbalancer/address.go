@@ -3,6 +3,8 @@ package loadbalancer
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"k8s.io/klog/v2"
@@ -204,4 +206,103 @@ func (b *Balancer) ensureAddress(ctx context.Context, p *plan) error {
 	}
 	p.addr.ip = ip
 	return nil
+}
+
+// addressReleases are the releases of Services' own addresses that run in
+// the background, by address name.
+type addressReleases struct {
+	mu      sync.Mutex
+	running map[string]*task
+}
+
+// releaseAttempts and releaseFirstDelay bound the retries of a release in
+// the background; a release that still fails is left to the Service's next
+// sync, which finds the address and releases it.
+const (
+	releaseAttempts   = 4
+	releaseFirstDelay = 500 * time.Millisecond
+)
+
+// releaseLater releases the service's own address in the background, once
+// its forwarding rules hold the IP: the release keeps no one from using the
+// load balancer, so EnsureLoadBalancer returns without waiting for it and
+// the service controller writes the IP to the Service's status at once.
+// Nothing is lost if the manager stops before the release ends: the next
+// sync of the Service (every Service is synced at start) finds the address
+// and the rules on its IP, and releases it. The Service's next sync waits
+// for this one (waitRelease), because a plan made while the address is
+// going could count on it to recreate a rule and lose the IP.
+func (b *Balancer) releaseLater(ctx context.Context, name string) {
+	r := &b.releases
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[name] != nil {
+		return
+	}
+	if r.running == nil {
+		r.running = map[string]*task{}
+	}
+	var t *task
+	t = start(func() error {
+		err := b.releaseAddress(ctx, name)
+		r.mu.Lock()
+		if r.running[name] == t {
+			delete(r.running, name)
+		}
+		r.mu.Unlock()
+		return err
+	})
+	r.running[name] = t
+}
+
+// releaseAddress deletes the address, retrying a failure a few times.
+func (b *Balancer) releaseAddress(ctx context.Context, name string) error {
+	delay := releaseFirstDelay
+	for attempt := 1; ; attempt++ {
+		err := b.deleteAddress(ctx, name)
+		if err == nil {
+			return nil
+		}
+		if attempt == releaseAttempts {
+			klog.FromContext(ctx).Error(err, "Cannot release the Service's address; its next sync releases it", "address", name)
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// waitRelease waits until no release of the address runs.
+func (b *Balancer) waitRelease(ctx context.Context, name string) error {
+	b.releases.mu.Lock()
+	t := b.releases.running[name]
+	b.releases.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitAll waits for every release running now.
+func (r *addressReleases) waitAll() {
+	r.mu.Lock()
+	var ts []*task
+	for _, t := range r.running {
+		ts = append(ts, t)
+	}
+	r.mu.Unlock()
+	for _, t := range ts {
+		_ = t.wait()
+	}
 }

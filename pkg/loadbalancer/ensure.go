@@ -114,76 +114,157 @@ func (b *Balancer) ensure(ctx context.Context, svc *v1.Service, nodes []*v1.Node
 		return "", err
 	}
 
-	if err := b.removeDenyFirewall(ctx, p); err != nil {
-		return "", err
+	// A single write of the shared check: a Service that finds another one
+	// inserting it waits for it rather than attaching it later, because
+	// Services synced together are bounded by the write rate, which the
+	// extra write costs, not by the wait.
+	if p.hcLater && !p.sp.local && b.shared.running(healthCheckFlight(p.hc.Name)) {
+		p.hcLater = false
 	}
+	return b.apply(ctx, p)
+}
+
+// apply makes the writes of a plan as a graph of their dependencies, so that
+// no write waits for one it does not need: a new load balancer takes two
+// operations to build, where a chain would take three or four.
+//
+//   - At once: the address, the health check, the target pool (it names
+//     the check, so a new pool waits for a missing check unless
+//     plan.hcLater lets it get the check later), the removal of a deny
+//     rule that the flag no longer wants, and the shared health check
+//     firewall (after that removal).
+//   - The firewalls that name the IP: once it is known.
+//   - The forwarding rules: after the address and, when they must
+//     target a new or another pool, after that pool; beside them a pool
+//     created before its check gets it.
+//   - Once the rules hold the IP: what the change left unused, and, off
+//     the way to the Service's status, the release of the address the
+//     service reserved for itself (see releaseLater).
+func (b *Balancer) apply(ctx context.Context, p *plan) (string, error) {
+	known := p.addr.ip // "" while GCE has to pick it
+	deny := start(func() error { return b.removeDenyFirewall(ctx, p) })
 	addr := start(func() error { return b.ensureAddress(ctx, p) })
-	pool := start(func() error { return b.ensureHealthCheckAndPool(ctx, p) })
-	nodesFW := start(func() error { return b.ensureNodesHealthCheckFirewall(ctx, p) })
-	ipFWs := start(func() error {
-		if addr.wait() != nil {
-			return nil // the address step reports it
-		}
-		return b.ensureServiceFirewalls(ctx, p, nodesFW)
-	})
-	if err := errors.Join(addr.wait(), pool.wait()); err != nil {
-		return "", errors.Join(err, ipFWs.wait(), nodesFW.wait())
+	if !p.sp.local {
+		// Keep the shared check from being deleted until the pool uses it.
+		b.nodesHC.RLock()
 	}
-	err = b.ensureRules(ctx, p)
+	hc, pool, attach := b.startHealthCheckAndPool(ctx, p)
+	nodesFW := start(func() error {
+		if !after(deny) {
+			return errSkipped
+		}
+		return b.ensureNodesHealthCheckFirewall(ctx, p)
+	})
+	ipFWs := start(func() error {
+		deps := []*task{deny}
+		if known == "" {
+			deps = append(deps, addr)
+		}
+		if !after(deps...) {
+			return errSkipped
+		}
+		ip := known
+		if ip == "" {
+			ip = p.addr.ip
+		}
+		return b.ensureServiceFirewalls(ctx, p, ip, nodesFW)
+	})
+	rules := start(func() error {
+		deps := []*task{addr}
+		if p.rulesNeedPool() {
+			deps = append(deps, pool)
+		}
+		if !after(deps...) {
+			return errSkipped
+		}
+		return b.ensureRules(ctx, p)
+	})
+	poolErr := joinSteps(hc.wait(), pool.wait(), attach.wait())
+	if !p.sp.local {
+		b.nodesHC.RUnlock()
+	}
+	err := joinSteps(addr.wait(), poolErr, rules.wait())
 	if err == nil {
 		err = b.cleanup(ctx, p)
 	}
-	if err := errors.Join(err, ipFWs.wait(), nodesFW.wait()); err != nil {
+	if rules.wait() == nil && p.releasesAddress() {
+		// The rules hold the IP now: releasing the reservation cannot lose it.
+		b.releaseLater(ctx, p.sp.lbName)
+	}
+	if err := joinSteps(err, ipFWs.wait(), nodesFW.wait(), deny.wait()); err != nil {
 		return "", err
 	}
 	return p.addr.ip, nil
 }
 
 // cleanup deletes what the change left unused: pools the rules left, then
-// health checks no pool of the service uses; and it releases the service's
-// own address. Like the long-standing provider, gce-ccm holds a static
-// address only while it builds or rebuilds the forwarding rules: once they
-// exist the IP lives on as theirs, because a project's static address quota
-// is small (a handful per region by default) and one per Service would stop
-// load balancers being made at all. A rule that must be recreated later
-// gets its IP made static again first (see makePlan), so it is never lost.
+// health checks no pool of the service uses.
 func (b *Balancer) cleanup(ctx context.Context, p *plan) error {
-	return parallel(
-		func() error {
-			var fns []func() error
-			for _, name := range p.stalePools {
-				fns = append(fns, func() error { return b.deleteTargetPool(ctx, name) })
+	var fns []func() error
+	for _, name := range p.stalePools {
+		fns = append(fns, func() error { return b.deleteTargetPool(ctx, name) })
+	}
+	if err := parallel(fns...); err != nil {
+		return err
+	}
+	fns = nil
+	if p.staleLocalHC {
+		fns = append(fns, func() error {
+			if p.obs.localHC != nil {
+				if err := b.deleteHealthCheck(ctx, p.obs.localHC.Name); err != nil {
+					return err
+				}
 			}
-			if err := parallel(fns...); err != nil {
-				return err
-			}
-			fns = nil
-			if p.staleLocalHC {
-				fns = append(fns, func() error {
-					if p.obs.localHC != nil {
-						if err := b.deleteHealthCheck(ctx, p.obs.localHC.Name); err != nil {
-							return err
-						}
-					}
-					if p.obs.localHCFW == nil {
-						return nil
-					}
-					return b.deleteFirewall(ctx, p.svc, localHealthCheckFirewallName(p.sp.lbName))
-				})
-			}
-			if p.tryNodesHC {
-				fns = append(fns, func() error { return b.deleteNodesHealthCheck(ctx, p.svc, p.clusterID) })
-			}
-			return parallel(fns...)
-		},
-		func() error {
-			// Rules of two protocols share the IP, which GCE allows only
-			// on a reserved address: such a Service keeps it.
-			own := p.obs.address != nil || p.addr.reserve != nil
-			if !p.addr.releaseOwn && (!own || p.addr.userOwned || len(p.rules) > 1) {
+			if p.obs.localHCFW == nil {
 				return nil
 			}
-			return b.deleteAddress(ctx, p.sp.lbName)
-		},
-	)
+			return b.deleteFirewall(ctx, p.svc, localHealthCheckFirewallName(p.sp.lbName))
+		})
+	}
+	if p.tryNodesHC {
+		fns = append(fns, func() error { return b.deleteNodesHealthCheck(ctx, p.svc, p.clusterID) })
+	}
+	return parallel(fns...)
+}
+
+// errSkipped is what a step returns when a step it depends on failed; that
+// step reports the error.
+var errSkipped = errors.New("skipped: a step it depends on failed")
+
+// after waits for the tasks and reports whether all succeeded.
+func after(deps ...*task) bool {
+	ok := true
+	for _, t := range deps {
+		ok = t.wait() == nil && ok
+	}
+	return ok
+}
+
+// joinSteps joins the errors of steps, leaving out errSkipped, which only
+// repeats another step's error.
+func joinSteps(errs ...error) error {
+	var out []error
+	for _, err := range errs {
+		for _, e := range flatten(err) {
+			if !errors.Is(e, errSkipped) {
+				out = append(out, e)
+			}
+		}
+	}
+	return errors.Join(out...)
+}
+
+// flatten returns the errors an errors.Join holds, or err itself.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }

@@ -358,16 +358,16 @@ func (b *Balancer) ensureNodesHealthCheckFirewall(ctx context.Context, p *plan) 
 // clients' and, for externalTrafficPolicy Local, the probers'; with
 // Options.DenyFirewall, once those allow rules (and the shared health check
 // rule, which nodesFW is) are in place ahead of it, the deny rule.
-func (b *Balancer) ensureServiceFirewalls(ctx context.Context, p *plan, nodesFW *task) error {
+func (b *Balancer) ensureServiceFirewalls(ctx context.Context, p *plan, ip string, nodesFW *task) error {
 	owned := func(d string) bool { return ownedByService(d, p.sp.key) }
-	allow := serviceFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags)
+	allow := serviceFirewall(p.sp, ip, b.opts.NetworkURL, p.tags)
 	allow.Priority = ptr(b.allowPriority())
 	fns := []func() error{func() error {
 		return b.ensureFirewall(ctx, p.svc, allow, p.obs.firewall, owned, p.sp.key)
 	}}
 	if p.sp.local {
 		fns = append(fns, func() error {
-			hc := localHealthCheckFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags, b.proberRanges())
+			hc := localHealthCheckFirewall(p.sp, ip, b.opts.NetworkURL, p.tags, b.proberRanges())
 			hc.Priority = ptr(b.allowPriority())
 			return b.ensureFirewall(ctx, p.svc, hc, p.obs.localHCFW, owned, p.sp.key)
 		})
@@ -378,7 +378,7 @@ func (b *Balancer) ensureServiceFirewalls(ctx context.Context, p *plan, nodesFW 
 	if err := nodesFW.wait(); err != nil {
 		return nil // the shared rule's step reports it; no deny rule before it
 	}
-	return b.ensureFirewall(ctx, p.svc, denyFirewall(p.sp, p.addr.ip, b.opts.NetworkURL, p.tags), p.obs.denyFW, owned, p.sp.key)
+	return b.ensureFirewall(ctx, p.svc, denyFirewall(p.sp, ip, b.opts.NetworkURL, p.tags), p.obs.denyFW, owned, p.sp.key)
 }
 
 // removeDenyFirewall deletes the deny rule of a load balancer when

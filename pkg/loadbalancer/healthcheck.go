@@ -122,3 +122,10 @@ func (b *Balancer) deleteNodesHealthCheck(ctx context.Context, svc *v1.Service, 
 	}
 	return b.deleteFirewall(ctx, svc, nodesHealthCheckFirewallName(clusterID))
 }
+
+// running reports whether a write of key is in flight.
+func (s *sharedWrites) running(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flights[key] != nil
+}

@@ -141,6 +141,8 @@ type Balancer struct {
 	nodesHC sync.RWMutex
 	// shared dedupes concurrent writes of the resources Services share.
 	shared sharedWrites
+	// releases are the address releases still running in the background.
+	releases addressReleases
 }
 
 var _ cloudprovider.LoadBalancer = (*Balancer)(nil)

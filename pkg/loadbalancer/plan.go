@@ -36,7 +36,13 @@ type observed struct {
 // observe reads everything of the service's load balancer at once. A
 // resource with one of its names that fails the ownership check is an error
 // when strict (nothing may be written), and is left out otherwise.
+//
+// A release of the service's address still running in the background ends
+// first: what a plan counts on must not change under it.
 func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, strict bool) (*observed, error) {
+	if err := b.waitRelease(ctx, sp.lbName); err != nil {
+		return nil, err
+	}
 	o := &observed{pools: map[string]*computepb.TargetPool{}}
 	var pools [2]*computepb.TargetPool
 	poolNames := targetPoolNames(sp.lbName)
@@ -100,6 +106,9 @@ func (b *Balancer) observe(ctx context.Context, sp *spec, clusterID string, stri
 		return owned
 	}
 	key := sp.key
+	if a := o.address; a != nil && a.GetAddressType() == "INTERNAL" {
+		o.address = nil // the internal load balancer's (internalrule.go)
+	}
 	if a := o.address; a != nil && !check("address", a.GetName(), a.GetDescription(), ownedByService(a.GetDescription(), key), key) {
 		o.address = nil
 	}
@@ -162,6 +171,39 @@ type plan struct {
 	// tryNodesHC: the service left Cluster; the shared check goes when no
 	// other pool uses it.
 	tryNodesHC bool
+	// hcLater: the pool is new, its health check does not exist yet, and no
+	// forwarding rule of the service exists, so nothing can send traffic
+	// to the pool before a rule is made. The pool is then created beside
+	// the check instead of after it, and gets it beside the rule: one write
+	// more (addHealthCheck), one operation less before the IP. A pool that
+	// an existing rule moves to gets its check first, since traffic would
+	// reach it at once, and a pool without a check sends it to every VM.
+	hcLater bool
+}
+
+// rulesNeedPool reports whether the forwarding rules must wait for the pool
+// step: it creates the pool or attaches its missing health check, or a rule
+// moves to it. Rules on a pool that serves them already (its membership
+// may be changing) do not.
+func (p *plan) rulesNeedPool() bool {
+	if p.pool == nil || len(p.pool.GetHealthChecks()) == 0 {
+		return true
+	}
+	for _, step := range p.rules {
+		if step.have != nil && lastSegment(step.have.GetTarget()) != p.poolName {
+			return true
+		}
+	}
+	return false
+}
+
+// releasesAddress reports whether the service's own address is released
+// once the rules hold its IP. Rules of two protocols share the IP, which
+// GCE allows only on a reserved address: such a Service keeps it, and a
+// user's address is never released.
+func (p *plan) releasesAddress() bool {
+	own := p.obs.address != nil || p.addr.reserve != nil
+	return p.addr.releaseOwn || (own && !p.addr.userOwned && len(p.rules) <= 1)
 }
 
 // ruleStep is one protocol's forwarding rule.
@@ -247,6 +289,10 @@ func (b *Balancer) makePlan(ctx context.Context, sp *spec, clusterID string, hos
 		if o.pools[name] != nil && name != p.poolName {
 			p.stalePools = append(p.stalePools, name)
 		}
+	}
+
+	if p.pool == nil && len(o.rules) == 0 {
+		p.hcLater = (sp.local && o.localHC == nil) || (!sp.local && o.nodesHC == nil)
 	}
 
 	// Health checks of the other traffic policy.

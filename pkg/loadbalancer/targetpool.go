@@ -103,8 +103,11 @@ func membershipChanges(want, have []string) (add, remove []string) {
 }
 
 // createTargetPool creates want with its first instances and adds the rest
-// in batches.
-func (b *Balancer) createTargetPool(ctx context.Context, want *computepb.TargetPool) error {
+// in batches. With hcLater the pool is inserted without its health check,
+// which does not exist yet (hc is still making it): it reports whether the
+// caller must attach the check once both exist. A pool an earlier try left
+// is converged instead, after hc.
+func (b *Balancer) createTargetPool(ctx context.Context, want *computepb.TargetPool, hc *task, hcLater bool) (attachLater bool, err error) {
 	first := want.GetInstances()
 	if len(first) > maxInstancesPerInsert {
 		first = first[:maxInstancesPerInsert]
@@ -113,24 +116,30 @@ func (b *Balancer) createTargetPool(ctx context.Context, want *computepb.TargetP
 		Name: want.Name, Description: want.Description, SessionAffinity: want.SessionAffinity,
 		HealthChecks: want.HealthChecks, Instances: first,
 	}
-	err := b.api.InsertTargetPool(ctx, create)
+	if hcLater {
+		create.HealthChecks = nil
+	}
+	err = b.api.InsertTargetPool(ctx, create)
 	if gce.IsAlreadyExists(err) {
 		// An earlier try made it: converge it instead.
 		have, err := b.api.GetTargetPool(ctx, want.GetName())
 		if err != nil {
-			return err
+			return false, err
 		}
 		if descriptionValue(have.GetDescription(), serviceNameKey) != descriptionValue(want.GetDescription(), serviceNameKey) {
-			return notOwned("target pool", want.GetName(), have.GetDescription(), descriptionValue(want.GetDescription(), serviceNameKey))
+			return false, notOwned("target pool", want.GetName(), have.GetDescription(), descriptionValue(want.GetDescription(), serviceNameKey))
 		}
-		return b.syncTargetPool(ctx, want, have)
+		if !after(hc) {
+			return false, errSkipped
+		}
+		return false, b.syncTargetPool(ctx, want, have)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	klog.FromContext(ctx).V(2).Info("Created target pool", "targetPool", want.GetName(), "instances", len(first),
-		"sessionAffinity", want.GetSessionAffinity())
-	return b.changeMembers(ctx, want.GetName(), want.GetInstances()[len(first):], nil)
+		"sessionAffinity", want.GetSessionAffinity(), "healthCheckLater", hcLater)
+	return hcLater, b.changeMembers(ctx, want.GetName(), want.GetInstances()[len(first):], nil)
 }
 
 // syncTargetPool converges an existing pool's health check and members; the
@@ -203,15 +212,15 @@ func chunks(s []string, n int) func(yield func([]string) bool) {
 	}
 }
 
-// ensureHealthCheckAndPool converges the health check and then the target
-// pool that uses it.
-func (b *Balancer) ensureHealthCheckAndPool(ctx context.Context, p *plan) error {
+// healthCheckFlight is the sharedWrites key of a shared health check.
+func healthCheckFlight(name string) string { return "httpHealthChecks/" + name }
+
+// ensurePoolHealthCheck converges the health check of the service's pool.
+// The caller holds b.nodesHC for reading when the check is the shared one.
+func (b *Balancer) ensurePoolHealthCheck(ctx context.Context, p *plan) error {
 	have, owner := p.obs.localHC, p.sp.key
 	owned := func(d string) bool { return ownedLocalHealthCheck(d, p.sp.lbName, p.sp.key) }
 	if !p.sp.local {
-		// Keep the shared check from being deleted until the pool uses it.
-		b.nodesHC.RLock()
-		defer b.nodesHC.RUnlock()
 		have, owner = p.obs.nodesHC, "cluster "+p.clusterID
 		owned = func(d string) bool { return ownedNodesHealthCheck(d, p.clusterID) }
 	}
@@ -226,19 +235,65 @@ func (b *Balancer) ensureHealthCheckAndPool(ctx context.Context, p *plan) error 
 		}
 		return b.ensureHealthCheck(ctx, p.hc, have, owned, owner)
 	}
-	var link string
 	var err error
 	if p.sp.local {
-		link, err = ensure()
+		_, err = ensure()
 	} else {
-		link, err = b.shared.do(ctx, "httpHealthChecks/"+p.hc.Name, ensure)
+		_, err = b.shared.do(ctx, healthCheckFlight(p.hc.Name), ensure)
 	}
-	if err != nil {
+	return err
+}
+
+// startHealthCheckAndPool starts the health check and the target pool. The
+// pool needs the check only to name it, so they do not wait for each other
+// unless the pool must get the check before anything else happens to it:
+//   - pool ends when the pool exists with its members and, but for a
+//     deferred check, its health check: the forwarding rules may then
+//     target it;
+//   - attach ends when a pool created beside its missing check
+//     (plan.hcLater) has the check, which runs beside the rules: no traffic
+//     reaches a pool before a rule targets it.
+//
+// An existing pool waits for the check only to attach it.
+func (b *Balancer) startHealthCheckAndPool(ctx context.Context, p *plan) (hc, pool, attach *task) {
+	link := healthCheckURL(b.opts.Project, p.hc.Name)
+	want := desiredTargetPool(p.poolName, p.sp, p.hosts, link)
+	hc = start(func() error { return b.ensurePoolHealthCheck(ctx, p) })
+	var attachLater bool // set by pool, read by attach after it
+	pool = start(func() error {
+		if p.pool != nil {
+			if targetPoolNeedsUpdate(want, p.pool).attach != "" && !after(hc) {
+				return errSkipped
+			}
+			return b.syncTargetPool(ctx, want, p.pool)
+		}
+		if !p.hcLater && !after(hc) {
+			return errSkipped
+		}
+		var err error
+		attachLater, err = b.createTargetPool(ctx, want, hc, p.hcLater)
+		return err
+	})
+	attach = start(func() error {
+		if !p.hcLater {
+			return nil
+		}
+		if !after(hc, pool) {
+			return errSkipped
+		}
+		if !attachLater {
+			return nil
+		}
+		return b.attachHealthCheck(ctx, p.poolName, link)
+	})
+	return hc, pool, attach
+}
+
+// attachHealthCheck adds the health check to a pool created without it.
+func (b *Balancer) attachHealthCheck(ctx context.Context, pool, link string) error {
+	if err := retryNotReady(ctx, func() error { return b.api.AddHealthCheckToTargetPool(ctx, pool, link) }); err != nil {
 		return err
 	}
-	want := desiredTargetPool(p.poolName, p.sp, p.hosts, link)
-	if p.pool == nil {
-		return b.createTargetPool(ctx, want)
-	}
-	return b.syncTargetPool(ctx, want, p.pool)
+	klog.FromContext(ctx).V(2).Info("Attached health check to target pool", "targetPool", pool, "healthCheck", lastSegment(link))
+	return nil
 }

@@ -4,13 +4,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gce-ccm/gce-ccm/pkg/loadbalancer"
 	"github.com/gce-ccm/gce-ccm/test/fakecompute"
 )
 
 // TestOperationsRunConcurrently: independent resources are written at the
 // same time. With every operation lasting a second, the fake is sampled for
 // how many operations are in flight at once: a create starts the address,
-// the health check and the shared health-check firewall together, and a
+// the health check, its firewall and the target pool together, and a
 // delete removes independent resources together. (How long they take is
 // the benchmark's business, not a test's.)
 func TestOperationsRunConcurrently(t *testing.T) {
@@ -40,15 +41,16 @@ func TestOperationsRunConcurrently(t *testing.T) {
 		return err
 	})
 	t.Logf("peak in flight: create %d", created)
-	if created < 3 {
-		t.Errorf("at most %d operations in flight during create, want the address, health check and its firewall (3) at once", created)
+	if created < 4 {
+		t.Errorf("at most %d operations in flight during create, want the address, health check, its firewall and the target pool (4) at once", created)
 	}
+	loadbalancer.WaitForReleases(e.lb)
 	n := 0
 	for _, c := range e.writes() {
 		n += c
 	}
-	if n != 7 {
-		t.Errorf("writes = %v, want 6 inserts and the release of the address", e.writes())
+	if n != 8 {
+		t.Errorf("writes = %v, want 6 inserts, the health check's attachment to the pool made beside it, and the release of the address", e.writes())
 	}
 	deleted := peak(func() error { return e.lb.EnsureLoadBalancerDeleted(e.ctx, cluster, svc) })
 	t.Logf("peak in flight: delete %d", deleted)
