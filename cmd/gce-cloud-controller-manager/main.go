@@ -31,6 +31,10 @@ import (
 )
 
 func main() {
+	// The audit is a subcommand of its own, with none of the manager's flags.
+	if len(os.Args) > 1 && os.Args[1] == auditCommand {
+		os.Exit(runAudit(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run())
 }
 
