@@ -36,6 +36,16 @@ fake: ## Start the fake Compute API with a few VMs and show it answering (Ctrl-C
 test: tools ## Run every test (unit, fake, integration) with the race detector.
 	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) test -race -count=1 -timeout 30m ./...
 
+.PHONY: image
+image: ## Build the manager and fake-compute images into bin/image/ (OCI layout + tarball for docker/podman/kind load; no Docker needed).
+	cd hack/image && GOWORK=off $(GO) run . -root ../.. -out ../../$(BIN)/image -registry "$(REGISTRY)"
+
+.PHONY: test-modules
+test-modules: tools ## Run the tests of the nested modules hack/image (builds the images) and test/monitoring.
+	bin="$$(test/tools/build.sh)" && \
+	  (cd hack/image && GCE_CCM_TEST_BIN="$$bin" GOWORK=off $(GO) test -count=1 -timeout 30m ./...) && \
+	  (cd test/monitoring && GCE_CCM_TEST_BIN="$$bin" GOWORK=off $(GO) test -count=1 ./...)
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
