@@ -24,6 +24,10 @@ demo: tools ## Run gce-ccm on this machine: etcd, kube-apiserver, the fake and t
 bench: tools ## Measure convergence and API cost at scale against the model's lower bound (BENCH_ARGS="-quick": under 5 minutes).
 	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) run ./test/bench $(BENCH_ARGS)
 
+.PHONY: chaos
+chaos: tools ## Run the chaos suite at full size (faults, kill -9, Compute outage, control plane restart, bad input) and print its CHAOS figures (CHAOS_ARGS="-run TestChaosFaults" for one case).
+	GCE_CCM_CHAOS=full GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) test -count=1 -timeout 150m -v $(CHAOS_ARGS) ./test/chaos/
+
 .PHONY: tools
 tools: ## Build kube-apiserver and etcd for tests and the demo (cached per user; first run ~12 minutes).
 	@test/tools/build.sh >/dev/null

@@ -147,7 +147,7 @@ func cloudInitializer(own *gceFlags) app.InitCloudFunc {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		p, err := provider.New(ctx, cfg, provider.Options{InstanceCacheTTL: own.instanceCacheTTL, ProberRanges: ranges,
-			DenyFirewall: own.denyFirewall})
+			DenyFirewall: own.denyFirewall, Fence: leaseFence(c)})
 		if err != nil {
 			fail("%v", err)
 		}

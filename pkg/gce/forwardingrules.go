@@ -79,3 +79,18 @@ func (c *Cloud) SetForwardingRuleTarget(ctx context.Context, name, target string
 	}
 	return nil
 }
+
+// PatchForwardingRule changes the fields fr sets and waits for it. GCE
+// changes only some fields in place, allowGlobalAccess of an internal rule
+// among them.
+func (c *Cloud) PatchForwardingRule(ctx context.Context, fr *computepb.ForwardingRule) error {
+	err := c.write(ctx, "forwardingRules.patch", func(ctx context.Context, requestID string) (*compute.Operation, error) {
+		return c.forwardingRules.Patch(ctx, &computepb.PatchForwardingRuleRequest{
+			Project: c.cfg.ProjectID, Region: c.cfg.Region, ForwardingRule: fr.GetName(), ForwardingRuleResource: fr, RequestId: &requestID,
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("patch forwarding rule %s: %w", fr.GetName(), err)
+	}
+	return nil
+}

@@ -24,10 +24,6 @@ const (
 	// ReasonInvalidConfiguration: the Service asks for something GCE cannot
 	// do; the message names the field and the value. Nothing was changed.
 	ReasonInvalidConfiguration = "InvalidConfiguration"
-	// ReasonInternalNotSupported: the Service asks for an internal load
-	// balancer, which gce-ccm does not build yet; it has no external one
-	// either (an external load balancer it had was deleted).
-	ReasonInternalNotSupported = "InternalLoadBalancerNotSupported"
 )
 
 // StatusWriter writes a Service's status conditions. Implementations patch
@@ -77,14 +73,7 @@ func (b *Balancer) removeFinalizer(ctx context.Context, svc *v1.Service, finaliz
 func syncedCondition(svc *v1.Service, ip string, err error) (cond metav1.Condition, ok bool) {
 	cond = metav1.Condition{Type: ConditionSynced, ObservedGeneration: svc.Generation}
 	var input *InputError
-	var refusal *InternalRefusal
 	switch {
-	case errors.As(err, &refusal):
-		cond.Status, cond.Reason = metav1.ConditionFalse, ReasonInternalNotSupported
-		cond.Message = refusal.InputError.Error()
-		if refusal.Removed {
-			cond.Message += "; its external load balancer was deleted"
-		}
 	case err == nil:
 		cond.Status, cond.Reason = metav1.ConditionTrue, ReasonSynced
 		cond.Message = "The load balancer matches the Service"

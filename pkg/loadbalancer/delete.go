@@ -2,8 +2,6 @@ package loadbalancer
 
 import (
 	"context"
-	"fmt"
-	"slices"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	v1 "k8s.io/api/core/v1"
@@ -21,35 +19,30 @@ import (
 // as the service controller requires. A Service that stays (its type
 // changed) loses its LoadBalancerSynced condition.
 //
-// Once everything is gone it removes the long-standing provider's finalizer
-// (gke.networking.io/l4-netlb-v1), so that a Service that provider balanced
-// is not left Terminating after a migration. Its internal load balancer
-// finalizer goes too unless an internal forwarding rule of the Service
-// still exists: gce-ccm cannot delete internal load balancers yet, and the
-// finalizer is what keeps them from being forgotten. A Service of GKE's
-// backend-service controller is that controller's to clean up.
+// The Service's internal load balancer goes the same way, first
+// (internaldelete.go). Once everything is gone it removes the long-standing
+// provider's finalizers (gke.networking.io/l4-netlb-v1 and l4-ilb-v1), so
+// that a Service that provider balanced is not left Terminating after a
+// migration. A Service of GKE's backend-service controller is that
+// controller's to clean up.
 func (b *Balancer) EnsureLoadBalancerDeleted(ctx context.Context, clusterName string, svc *v1.Service) error {
 	if k, _ := serviceKind(svc); k == kindRBS {
 		return cloudprovider.ImplementedElsewhere
 	}
 	ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithValues("service", klog.KObj(svc)))
-	foreign, err := b.ensureDeleted(ctx, svc)
-	if err != nil {
+	// The internal load balancer first: its address has the external one's
+	// name, and its rule holds it.
+	if _, err := b.ensureInternalDeleted(ctx, svc); err != nil {
+		return err
+	}
+	if _, err := b.ensureDeleted(ctx, svc); err != nil {
 		return err
 	}
 	if err := b.removeFinalizer(ctx, svc, NetLBFinalizer); err != nil {
 		return err
 	}
-	if slices.Contains(svc.Finalizers, ILBFinalizer) {
-		for _, fr := range foreign {
-			if fr.GetLoadBalancingScheme() == "INTERNAL" {
-				return fmt.Errorf("forwarding rule %s of the Service's internal load balancer still exists, and gce-ccm does not delete internal load balancers yet; "+
-					"delete it and its backend service, then finalizer %s is removed", fr.GetName(), ILBFinalizer)
-			}
-		}
-		if err := b.removeFinalizer(ctx, svc, ILBFinalizer); err != nil {
-			return err
-		}
+	if err := b.removeFinalizer(ctx, svc, ILBFinalizer); err != nil {
+		return err
 	}
 	b.forgetSync(ctx, svc)
 	return nil

@@ -100,99 +100,80 @@ func condition(svc *v1.Service) *metav1.Condition {
 	return nil
 }
 
-// A Service that asks to be internal must never get a public load balancer:
-// gce-ccm builds no internal one yet, so it builds nothing, says why, and
-// deletes the external one the Service had.
-func TestInternalServiceGetsNoPublicLoadBalancer(t *testing.T) {
+// Every way to ask for an internal load balancer gets one, with an IP of
+// the subnetwork and nothing public; an external Service that becomes
+// internal loses its external load balancer first, and an event says so.
+func TestInternalServiceGetsInternalLoadBalancer(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		mutate func(*v1.Service)
-		field  string
 	}{
-		{"annotation", func(s *v1.Service) { s.Annotations = map[string]string{loadbalancer.TypeAnnotation: "Internal"} },
-			"metadata.annotations[networking.gke.io/load-balancer-type]"},
+		{"annotation", func(s *v1.Service) { s.Annotations = map[string]string{loadbalancer.TypeAnnotation: "Internal"} }},
 		{"deprecated annotation", func(s *v1.Service) {
 			s.Annotations = map[string]string{loadbalancer.DeprecatedTypeAnnotation: "Internal"}
-		}, "metadata.annotations[cloud.google.com/load-balancer-type]"},
+		}},
 		{"deprecated annotation lowercase", func(s *v1.Service) {
 			s.Annotations = map[string]string{loadbalancer.DeprecatedTypeAnnotation: "internal"}
-		}, "metadata.annotations[cloud.google.com/load-balancer-type]"},
-		{"legacy internal class", func(s *v1.Service) { s.Spec.LoadBalancerClass = ptr(loadbalancer.ClassInternalLegacy) },
-			"spec.loadBalancerClass"},
+		}},
+		{"legacy internal class", func(s *v1.Service) { s.Spec.LoadBalancerClass = ptr(loadbalancer.ClassInternalLegacy) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var rec *services
 			e := setup(t, withServices(&rec))
 
-			// A new Service: nothing at all is written.
 			svc := service("db", tc.mutate)
-			e.fake.ResetCalls()
-			_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes)
-			var refusal *loadbalancer.InternalRefusal
-			if !errors.As(err, &refusal) || refusal.Field != tc.field || refusal.Removed {
-				t.Fatalf("EnsureLoadBalancer = %v, want an InternalRefusal naming %s that removed nothing", err, tc.field)
+			ip := e.ensure(svc)
+			if !inSubnet(ip) {
+				t.Errorf("IP = %s, want one of the subnetwork %s", ip, subnetCIDR)
 			}
-			if w := e.writes(); len(w) != 0 {
-				t.Errorf("writes = %v, want none", w)
+			e.expectInternalOnly(svc, ip)
+			if !slices.Contains(svc.Finalizers, loadbalancer.ILBFinalizer) || slices.Contains(svc.Finalizers, loadbalancer.NetLBFinalizer) {
+				t.Errorf("finalizers = %v, want %s only", svc.Finalizers, loadbalancer.ILBFinalizer)
 			}
-			if c := condition(svc); c == nil || c.Status != metav1.ConditionFalse || c.Reason != loadbalancer.ReasonInternalNotSupported ||
-				!strings.Contains(c.Message, tc.field) {
-				t.Errorf("condition = %+v, want False/%s naming %s", c, loadbalancer.ReasonInternalNotSupported, tc.field)
+			if c := condition(svc); c == nil || c.Status != metav1.ConditionTrue {
+				t.Errorf("condition = %+v, want True", c)
 			}
 
 			// An external Service that becomes internal loses its public
 			// load balancer, and an event says so.
 			ext := service("api")
-			ext.Status.LoadBalancer = v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: e.ensure(ext)}}}
-			if !slices.Contains(ext.Finalizers, loadbalancer.NetLBFinalizer) {
-				t.Fatalf("finalizers = %v, want %s on a Service with an external load balancer", ext.Finalizers, loadbalancer.NetLBFinalizer)
-			}
+			extIP := e.ensure(ext)
+			ext.Status.LoadBalancer = v1.LoadBalancerStatus{Ingress: []v1.LoadBalancerIngress{{IP: extIP}}}
 			tc.mutate(ext)
-			_, err = e.lb.EnsureLoadBalancer(e.ctx, cluster, ext, e.nodes)
-			if !errors.As(err, &refusal) || !refusal.Removed {
-				t.Fatalf("EnsureLoadBalancer after the change = %v, want an InternalRefusal that removed the external load balancer", err)
+			ip = e.ensure(ext)
+			if ip == extIP || !inSubnet(ip) {
+				t.Errorf("IP after the change = %s, want an internal one (the external one was %s)", ip, extIP)
 			}
-			if n := e.names(); len(n) != 0 {
-				t.Errorf("left %v, want nothing of the external load balancer", n)
+			e.expectInternalOnly(ext, ip)
+			if ev := rec.eventsOf("ExternalLoadBalancerDeleted"); len(ev) != 1 {
+				t.Errorf("events = %v, want one ExternalLoadBalancerDeleted", rec.events)
 			}
-			if ev := rec.eventsOf("ExternalLoadBalancerDeleted"); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning ") {
-				t.Errorf("events = %v, want one Warning ExternalLoadBalancerDeleted", rec.events)
-			}
-			if len(ext.Status.LoadBalancer.Ingress) != 0 || slices.Contains(ext.Finalizers, loadbalancer.NetLBFinalizer) {
-				t.Errorf("status %+v, finalizers %v; want the IP and the finalizer gone", ext.Status.LoadBalancer, ext.Finalizers)
-			}
-			if c := condition(ext); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "was deleted") {
-				t.Errorf("condition = %+v, want False saying the external load balancer was deleted", c)
+			if slices.Contains(ext.Finalizers, loadbalancer.NetLBFinalizer) || !slices.Contains(ext.Finalizers, loadbalancer.ILBFinalizer) {
+				t.Errorf("finalizers %v; want %s and not %s", ext.Finalizers, loadbalancer.ILBFinalizer, loadbalancer.NetLBFinalizer)
 			}
 			if err := e.lb.UpdateLoadBalancer(e.ctx, cluster, ext, e.nodes); err != nil {
-				t.Errorf("UpdateLoadBalancer = %v, want nil and nothing done", err)
+				t.Errorf("UpdateLoadBalancer = %v, want nil", err)
 			}
 		})
 	}
 }
 
 // A forwarding rule of another kind of load balancer with the Service's
-// name (an internal one the long-standing provider made) is never taken
-// for ours: not reported, not changed, not deleted, and no target pool or
-// health check is made beside it.
+// name is never taken for ours by the external load balancer: a Service
+// without the internal finalizer (so not known to have had an internal
+// load balancer) that is not internal gets an error and no write. Deleting
+// the Service deletes the internal load balancer it owns.
 func TestForeignSchemeRulesAreNotOurs(t *testing.T) {
 	t.Parallel()
 	var rec *services
 	e := setup(t, withServices(&rec))
-	svc := service("db")
-	lb := lbName(svc)
-	subnet := "https://www.googleapis.com/compute/v1/projects/" + project + "/regions/" + region + "/subnetworks/default"
-	if err := e.cloud.InsertForwardingRule(e.ctx, &computepb.ForwardingRule{Name: &lb, LoadBalancingScheme: ptr("INTERNAL"),
-		Description: ptr(`{"kubernetes.io/service-name":"default/db"}`), IPProtocol: ptr("TCP"), Ports: []string{"80"},
-		Subnetwork: &subnet, BackendService: ptr("https://www.googleapis.com/compute/v1/projects/" + project + "/regions/" + region + "/backendServices/" + lb),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	before := e.fake.Dump()
-	if st, exists, err := e.lb.GetLoadBalancer(e.ctx, cluster, svc); err != nil || exists {
-		t.Errorf("GetLoadBalancer = %+v, %v, %v; want no external load balancer", st, exists, err)
+	svc := service("db", func(s *v1.Service) { s.Annotations = map[string]string{loadbalancer.TypeAnnotation: "Internal"} })
+	e.ensure(svc)
+	svc.Annotations, svc.Finalizers = nil, nil
+	if st, exists, err := e.lb.GetLoadBalancer(e.ctx, cluster, svc); err != nil || !exists || len(st.Ingress) != 1 {
+		t.Errorf("GetLoadBalancer = %+v, %v, %v; want the internal load balancer", st, exists, err)
 	}
 	e.fake.ResetCalls()
 	if _, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes); err == nil || !strings.Contains(err.Error(), "INTERNAL") {
@@ -201,21 +182,9 @@ func TestForeignSchemeRulesAreNotOurs(t *testing.T) {
 	if w := e.writes(); len(w) != 0 {
 		t.Errorf("writes = %v, want none", w)
 	}
-
-	// Deleting the Service deletes nothing of the internal load balancer,
-	// and keeps the internal finalizer while its rule exists.
-	svc.Finalizers = []string{loadbalancer.ILBFinalizer}
-	if err := e.lb.EnsureLoadBalancerDeleted(e.ctx, cluster, svc); err == nil || !slices.Contains(svc.Finalizers, loadbalancer.ILBFinalizer) {
-		t.Errorf("EnsureLoadBalancerDeleted = %v, finalizers %v; want an error and the internal finalizer kept", err, svc.Finalizers)
-	}
-	if diff := cmp.Diff(before, e.fake.Dump()); diff != "" {
-		t.Errorf("resources changed (-before +after):\n%s", diff)
-	}
-	if err := e.cloud.DeleteForwardingRule(e.ctx, lb); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.lb.EnsureLoadBalancerDeleted(e.ctx, cluster, svc); err != nil || len(svc.Finalizers) != 0 {
-		t.Errorf("EnsureLoadBalancerDeleted without the internal rule = %v, finalizers %v; want both finalizers gone", err, svc.Finalizers)
+	e.delete(svc)
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("left %v", n)
 	}
 }
 
@@ -558,7 +527,7 @@ func TestDenyFirewall(t *testing.T) {
 }
 
 // The legacy classes reach gce-ccm through a second service controller over
-// LegacyClassView: the external one is built, the internal one refused,
+// LegacyClassView: each gets its kind of load balancer,
 // every other Service hidden from that controller.
 func TestLegacyClassView(t *testing.T) {
 	t.Parallel()
@@ -587,14 +556,8 @@ func TestLegacyClassView(t *testing.T) {
 	e.ensure(v)
 
 	in := view(service("in", func(s *v1.Service) { s.Spec.LoadBalancerClass = ptr(loadbalancer.ClassInternalLegacy) }))
-	e.fake.ResetCalls()
-	_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, in, e.nodes)
-	var refusal *loadbalancer.InternalRefusal
-	if !errors.As(err, &refusal) || refusal.Field != "spec.loadBalancerClass" {
-		t.Errorf("EnsureLoadBalancer of the internal class's view = %v, want a refusal naming spec.loadBalancerClass", err)
-	}
-	if w := e.writes(); len(w) != 0 {
-		t.Errorf("writes = %v, want none", w)
+	if ip := e.ensure(in); !inSubnet(ip) {
+		t.Errorf("IP of the internal class's view = %s, want an internal one", ip)
 	}
 
 	for _, other := range []*v1.Service{
@@ -638,10 +601,10 @@ func TestGetLoadBalancerFindsLeftoverLocalHealthCheck(t *testing.T) {
 	}
 }
 
-// Whatever else a Service says, an Internal type annotation gets it no
-// public load balancer: not with the external legacy class (where the
-// long-standing provider let the class win), nor with the class as
-// LegacyClassView carries it.
+// Whatever else a Service says, an Internal type annotation gets it an
+// internal load balancer and nothing public: not with the external legacy
+// class (where the long-standing provider let the class win), nor with the
+// class as LegacyClassView carries it.
 func TestInternalAnnotationWinsOverExternalClass(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -654,13 +617,7 @@ func TestInternalAnnotationWinsOverExternalClass(t *testing.T) {
 			s.Annotations = map[string]string{loadbalancer.TypeAnnotation: "Internal", "gce-ccm.internal/load-balancer-class": loadbalancer.ClassExternalLegacy}
 		}),
 	} {
-		_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes)
-		var refusal *loadbalancer.InternalRefusal
-		if !errors.As(err, &refusal) || refusal.Field != "metadata.annotations[networking.gke.io/load-balancer-type]" {
-			t.Errorf("%s: EnsureLoadBalancer = %v, want a refusal naming the annotation", svc.Name, err)
-		}
-	}
-	if n := e.names(); len(n) != 0 {
-		t.Errorf("made %v, want nothing", n)
+		ip := e.ensure(svc)
+		e.expectInternalOnly(svc, ip)
 	}
 }

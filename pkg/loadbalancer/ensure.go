@@ -3,7 +3,6 @@ package loadbalancer
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	v1 "k8s.io/api/core/v1"
 	cloudprovider "k8s.io/cloud-provider"
@@ -21,10 +20,9 @@ import (
 // the health check; the forwarding rules follow the address and the pool;
 // what the change left unused goes last.
 //
-// A Service that asks for an internal load balancer gets none: gce-ccm does
-// not build those yet, and an external one in its place would make public
-// what was meant to stay inside the VPC. Its external load balancer, if it
-// had one, is deleted. Services of another controller are left alone.
+// A Service that asks for an internal load balancer gets one (internal.go);
+// a Service that changes kind loses the other kind's load balancer first.
+// Services of another controller are left alone.
 func (b *Balancer) EnsureLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service, nodes []*v1.Node) (*v1.LoadBalancerStatus, error) {
 	k, kerr := serviceKind(svc)
 	switch k {
@@ -41,44 +39,17 @@ func (b *Balancer) EnsureLoadBalancer(ctx context.Context, clusterName string, s
 	switch {
 	case err != nil:
 	case k == kindInternal:
-		err = b.refuseInternal(ctx, svc)
+		ip, err = b.ensureInternal(ctx, svc, nodes)
 	default:
-		ip, err = b.ensure(ctx, svc, nodes)
+		if err = b.leaveInternal(ctx, svc); err == nil {
+			ip, err = b.ensure(ctx, svc, nodes)
+		}
 	}
 	b.recordSync(ctx, svc, ip, err)
 	if err != nil {
 		return nil, err
 	}
 	return status(ip), nil
-}
-
-// refuseInternal deletes the external load balancer of a Service that asks
-// for an internal one and returns the error that says so.
-func (b *Balancer) refuseInternal(ctx context.Context, svc *v1.Service) error {
-	refusal := &InternalRefusal{InputError: internalRefusal(svc)}
-	_, exists, err := b.find(ctx, svc)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		return refusal
-	}
-	if _, err := b.ensureDeleted(ctx, svc); err != nil {
-		return fmt.Errorf("delete the external load balancer of a Service that asks for an internal one: %w", err)
-	}
-	if err := b.removeFinalizer(ctx, svc, NetLBFinalizer); err != nil {
-		return err
-	}
-	refusal.Removed = true
-	b.event(svc, v1.EventTypeWarning, "ExternalLoadBalancerDeleted",
-		"Deleted the Service's external load balancer: %s %q asks for an internal one, so its traffic must not stay public. gce-ccm does not build internal load balancers yet",
-		refusal.Field, refusal.Value)
-	if b.opts.Status != nil && len(svc.Status.LoadBalancer.Ingress) > 0 {
-		if err := b.opts.Status.ClearLoadBalancerStatus(ctx, svc); err != nil {
-			klog.FromContext(ctx).Error(err, "Cannot clear the Service's load balancer status")
-		}
-	}
-	return refusal
 }
 
 // ensure converges the load balancer and returns its IP.

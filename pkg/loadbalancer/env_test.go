@@ -157,7 +157,7 @@ func (e *env) writes() map[string]int {
 }
 
 func isRead(method string) bool {
-	for _, s := range []string{".get", ".list", ".wait", ".aggregatedList"} {
+	for _, s := range []string{".get", ".list", ".wait", ".aggregatedList", ".listInstances", ".getHealth"} {
 		if strings.HasSuffix(method, s) {
 			return true
 		}

@@ -40,8 +40,7 @@ type kind int
 const (
 	// kindExternal: a network load balancer with a target pool, by gce-ccm.
 	kindExternal kind = iota
-	// kindInternal: an internal load balancer. gce-ccm does not build these
-	// yet, and never builds an external one in its place.
+	// kindInternal: an internal passthrough load balancer, by gce-ccm.
 	kindInternal
 	// kindForeignClass: spec.loadBalancerClass names another controller.
 	kindForeignClass
@@ -89,14 +88,6 @@ func serviceKind(svc *v1.Service) (kind, error) {
 	return kindExternal, nil
 }
 
-// InternalRefusal is the error of a Service that asks for an internal load
-// balancer, which gce-ccm does not build yet. Removed says whether the
-// Service's external load balancer was deleted because of it.
-type InternalRefusal struct {
-	*InputError
-	Removed bool
-}
-
 // serviceClass is the Service's class, also when LegacyClassView moved it
 // to an annotation.
 func serviceClass(svc *v1.Service) *string {
@@ -109,21 +100,6 @@ func serviceClass(svc *v1.Service) *string {
 	return nil
 }
 
-// internalRefusal names what asked for the internal load balancer.
-func internalRefusal(svc *v1.Service) *InputError {
-	field, value := "spec.loadBalancerClass", ClassInternalLegacy
-	if c := serviceClass(svc); c == nil || *c != ClassInternalLegacy {
-		for _, key := range []string{TypeAnnotation, DeprecatedTypeAnnotation} {
-			if v, ok := svc.Annotations[key]; ok {
-				field, value = "metadata.annotations["+key+"]", v
-				break
-			}
-		}
-	}
-	return &InputError{Field: field, Value: value,
-		Reason: "asks for an internal load balancer, which gce-ccm does not build yet; it builds no external (public) load balancer in its place"}
-}
-
 // viewClassAnnotation carries a legacy class in LegacyClassView: that view
 // clears spec.loadBalancerClass so that the upstream service controller,
 // which skips every Service with a class, serves the Service.
@@ -134,7 +110,7 @@ const viewClassAnnotation = "gce-ccm.internal/load-balancer-class"
 // provider's own classes, which the first instance skips as it skips every
 // Service with a loadBalancerClass. Such a Service is seen without its
 // class, which an annotation of the view keeps, so that this package still
-// tells the internal class (refused) from the external one (built). Every
+// tells the internal class from the external one. Every
 // other Service is seen as a ClusterIP Service without finalizers, which
 // that instance never touches. The view exists only in that instance's
 // informer cache; nothing of it is written back, since the controller's
@@ -157,4 +133,12 @@ func LegacyClassView(obj any) (any, error) {
 	out.Spec.Type = v1.ServiceTypeClusterIP
 	out.Finalizers = nil
 	return out, nil
+}
+
+// InternalRefusal was the error of a Service that asked for an internal
+// load balancer before gce-ccm built them. Nothing returns it any more; it
+// stays until the code that still names it (metrics.go) drops it.
+type InternalRefusal struct {
+	*InputError
+	Removed bool
 }

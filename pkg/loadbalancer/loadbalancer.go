@@ -60,6 +60,8 @@ type Compute interface {
 	InsertHTTPHealthCheck(ctx context.Context, hc *gce.HTTPHealthCheck) error
 	UpdateHTTPHealthCheck(ctx context.Context, hc *gce.HTTPHealthCheck) error
 	DeleteHTTPHealthCheck(ctx context.Context, name string) error
+
+	InternalCompute
 }
 
 // InstanceFinder finds the VM of a node (by its provider ID, else its name)
@@ -101,6 +103,11 @@ type Options struct {
 	// forbids becomes an event with the gcloud command an admin must run,
 	// and the sync goes on.
 	NetworkProject string
+	// Subnetwork is the subnetwork (gce.conf subnetwork-name, in the
+	// network project and the region) that internal load balancers take
+	// their IPs from unless a Service names another. When empty, the
+	// network's only subnetwork in the region is used.
+	Subnetwork string
 	// Instances finds node VMs; required when nodes lack a provider ID or
 	// NodeTags is empty.
 	Instances InstanceFinder
@@ -141,6 +148,8 @@ type Balancer struct {
 	nodesHC sync.RWMutex
 	// shared dedupes concurrent writes of the resources Services share.
 	shared sharedWrites
+	// ilb orders the uses of what internal load balancers share.
+	ilb ilbLocks
 	// releases are the address releases still running in the background.
 	releases addressReleases
 }
@@ -168,8 +177,15 @@ func (b *Balancer) GetLoadBalancerName(_ context.Context, _ string, svc *v1.Serv
 // exists, removes it.
 func (b *Balancer) GetLoadBalancer(ctx context.Context, clusterName string, svc *v1.Service) (*v1.LoadBalancerStatus, bool, error) {
 	st, exists, err := b.find(ctx, svc)
-	if err != nil || exists {
+	if err != nil || (exists && len(st.Ingress) > 0) {
 		return st, exists, err
+	}
+	// The firewall k8s-fw-<lb> is both kinds': an internal rule gives the IP.
+	if ist, iexists, err := b.findInternal(ctx, svc); err != nil || iexists {
+		return ist, iexists, err
+	}
+	if exists {
+		return st, exists, nil
 	}
 	if slices.Contains(svc.Finalizers, NetLBFinalizer) || slices.Contains(svc.Finalizers, ILBFinalizer) {
 		return &v1.LoadBalancerStatus{}, true, nil
@@ -223,7 +239,7 @@ func (b *Balancer) find(ctx context.Context, svc *v1.Service) (*v1.LoadBalancerS
 	if localHC != nil && ownedLocalHealthCheck(localHC.Description, lbName, key) {
 		return &v1.LoadBalancerStatus{}, true, nil
 	}
-	if addr != nil && ownedByService(addr.GetDescription(), key) {
+	if addr != nil && addr.GetAddressType() != "INTERNAL" && ownedByService(addr.GetDescription(), key) {
 		return status(addr.GetAddress()), true, nil
 	}
 	for _, tp := range pools {
@@ -246,9 +262,12 @@ func (b *Balancer) UpdateLoadBalancer(ctx context.Context, clusterName string, s
 	switch k, err := serviceKind(svc); {
 	case k == kindForeignClass || k == kindRBS:
 		return cloudprovider.ImplementedElsewhere
-	case err != nil || k == kindInternal:
+	case err != nil:
 		// Nothing of gce-ccm's to update; EnsureLoadBalancer reports why.
 		return nil
+	case k == kindInternal:
+		ctx = klog.NewContext(ctx, klog.FromContext(ctx).WithValues("service", klog.KObj(svc)))
+		return b.updateInternal(ctx, svc, nodes)
 	}
 	lbName := loadBalancerName(svc)
 	logger := klog.FromContext(ctx).WithValues("service", klog.KObj(svc))

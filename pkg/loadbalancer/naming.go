@@ -1,8 +1,11 @@
 package loadbalancer
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -134,4 +137,91 @@ func resourcePath(s string) string {
 		return s[i:]
 	}
 	return s
+}
+
+// Internal load balancers. Their names and descriptions are those of the
+// long-standing provider's gce_loadbalancer_naming.go, so that the internal
+// load balancers it made are adopted as they are.
+
+// instanceGroupName is the unmanaged instance group of the cluster's nodes
+// in each zone, which every internal load balancer of the cluster shares
+// (and GKE's ingress controller, under the same name).
+func instanceGroupName(clusterID string) string { return "k8s-ig--" + clusterID }
+
+// backendServiceName is the regional backend service of an internal load
+// balancer: its own (the load balancer name), or with the backend-share
+// annotation one that the cluster's Services of the same protocol and
+// session affinity share. The shared name carries the first 16 hex digits
+// of the SHA-1 of the Service's sessionAffinity as written (the only
+// setting the long-standing provider hashes) and TCP when the Service has
+// it, else its first protocol in alphabetical order.
+func backendServiceName(lbName, clusterID string, shared bool, protocols []v1.Protocol, affinity v1.ServiceAffinity) string {
+	if !shared {
+		return lbName
+	}
+	sum := sha1.Sum([]byte(affinity))
+	var names []string
+	for _, p := range protocols {
+		names = append(names, strings.ToLower(string(p)))
+	}
+	slices.Sort(names)
+	proto := ""
+	if slices.Contains(names, "tcp") {
+		proto = "tcp"
+	} else if len(names) > 0 {
+		proto = names[0]
+	}
+	return fmt.Sprintf("k8s-%s-internal-%s-nmv1-%s", clusterID, proto, hex.EncodeToString(sum[:])[:16])
+}
+
+// backendServiceDescription names the Service; a shared backend service
+// has none.
+func backendServiceDescription(key string, shared bool) string {
+	if shared {
+		return ""
+	}
+	return serviceDescription(key)
+}
+
+// internalHealthCheckName is the health check (healthChecks API) of an
+// internal load balancer: the cluster's shared k8s-<cluster-id>-node for
+// externalTrafficPolicy Cluster, the load balancer's own for Local. (The
+// legacy HTTP health checks of external load balancers have the same names
+// in another collection.)
+func internalHealthCheckName(lbName, clusterID string, shared bool) string {
+	if shared {
+		return nodesHealthCheckName(clusterID)
+	}
+	return lbName
+}
+
+// internalHealthCheckFirewallName lets Google's probers reach the port of
+// an internal load balancer's health check: k8s-<cluster-id>-node-hc for
+// the shared check, <lb name>-hc for a Service's own.
+func internalHealthCheckFirewallName(hcName string) string { return hcName + "-hc" }
+
+// internalHealthCheckDescription names the Service on its own health
+// check; the shared one has none, as the long-standing provider makes it.
+func internalHealthCheckDescription(key string, shared bool) string {
+	if shared {
+		return ""
+	}
+	return healthCheckDescription(key)
+}
+
+func instanceGroupURL(project, zone, name string) string {
+	return gce.SelfLinkPrefix + "projects/" + project + "/zones/" + zone + "/instanceGroups/" + name
+}
+
+func backendServiceURL(project, region, name string) string {
+	return gce.SelfLinkPrefix + "projects/" + project + "/regions/" + region + "/backendServices/" + name
+}
+
+// internalHealthCheckURL is a health check of the healthChecks API.
+func internalHealthCheckURL(project, name string) string {
+	return gce.SelfLinkPrefix + "projects/" + project + "/global/healthChecks/" + name
+}
+
+func subnetworkURL(project, region, name string) string {
+	return gce.SelfLinkPrefix + "projects/" + project + "/regions/" + region + "/subnetworks/" + name
 }

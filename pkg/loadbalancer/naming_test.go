@@ -42,6 +42,26 @@ func TestNamesGolden(t *testing.T) {
 	line("instanceURL", instanceURL("p", "us-central1-a", "vm"))
 	line("targetPoolURL", targetPoolURL("p", "us-central1", lb))
 	line("healthCheckURL", healthCheckURL("p", lb))
+	// Internal load balancers: the shared backend service names are those
+	// the long-standing provider computes for these inputs (SHA-1 of the
+	// session affinity, first 16 hex digits).
+	line("instanceGroupName", instanceGroupName("my-cluster"))
+	line("backendServiceName", backendServiceName(lb, "my-cluster", false, []v1.Protocol{v1.ProtocolTCP}, v1.ServiceAffinityNone))
+	line("backendServiceName(shared,tcp,None)", backendServiceName(lb, "my-cluster", true, []v1.Protocol{v1.ProtocolTCP}, v1.ServiceAffinityNone))
+	line("backendServiceName(shared,udp,ClientIP)", backendServiceName(lb, "my-cluster", true, []v1.Protocol{v1.ProtocolUDP}, v1.ServiceAffinityClientIP))
+	line("backendServiceName(shared,udp+tcp,\"\")", backendServiceName(lb, "my-cluster", true, []v1.Protocol{v1.ProtocolUDP, v1.ProtocolTCP}, ""))
+	line("backendServiceDescription", backendServiceDescription(serviceKey(svc), false))
+	line("backendServiceDescription(shared)", backendServiceDescription(serviceKey(svc), true))
+	line("internalHealthCheckName(local)", internalHealthCheckName(lb, "my-cluster", false))
+	line("internalHealthCheckName(shared)", internalHealthCheckName(lb, "my-cluster", true))
+	line("internalHealthCheckFirewallName", internalHealthCheckFirewallName(internalHealthCheckName(lb, "my-cluster", false)))
+	line("internalHealthCheckFirewallName(sh)", internalHealthCheckFirewallName(internalHealthCheckName(lb, "my-cluster", true)))
+	line("internalHealthCheckDescription", internalHealthCheckDescription(serviceKey(svc), false))
+	line("internalHealthCheckDescription(sh)", internalHealthCheckDescription(serviceKey(svc), true))
+	line("instanceGroupURL", instanceGroupURL("p", "us-central1-a", instanceGroupName("my-cluster")))
+	line("backendServiceURL", backendServiceURL("p", "us-central1", lb))
+	line("internalHealthCheckURL", internalHealthCheckURL("p", lb))
+	line("subnetworkURL", subnetworkURL("p", "us-central1", "default"))
 	got := b.String()
 
 	path := filepath.Join("testdata", "names.golden")
@@ -58,7 +78,9 @@ func TestNamesGolden(t *testing.T) {
 		t.Errorf("names changed (-want +got):\n%s", diff)
 	}
 	for _, name := range []string{lb, firewallName(lb), localHealthCheckFirewallName(lb), alternateTargetPoolName(lb),
-		forwardingRuleName(lb, v1.ProtocolUDP), nodesHealthCheckFirewallName("my-cluster")} {
+		forwardingRuleName(lb, v1.ProtocolUDP), nodesHealthCheckFirewallName("my-cluster"), instanceGroupName("0123456789abcdef"),
+		backendServiceName(lb, "0123456789abcdef", true, []v1.Protocol{v1.ProtocolUDP}, v1.ServiceAffinityClientIP),
+		internalHealthCheckFirewallName(lb), internalHealthCheckFirewallName(nodesHealthCheckName("0123456789abcdef"))} {
 		if !gce.ValidName(name) {
 			t.Errorf("%q is not a valid GCE name", name)
 		}

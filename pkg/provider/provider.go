@@ -37,6 +37,9 @@ type Options struct {
 	// DenyFirewall gives each load balancer a deny-all rule behind its allow
 	// rules (--enable-l4-deny-firewall).
 	DenyFirewall bool
+	// Fence, when set, must allow every Compute write (the leader lease
+	// fence of a replica under leader election).
+	Fence gce.WriteFence
 }
 
 // DefaultInstanceCacheTTL is the default of Options.InstanceCacheTTL.
@@ -70,6 +73,7 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 	if err := cfg.Complete(ctx, md); err != nil {
 		return nil, err
 	}
+	cfg.Fence = opts.Fence
 	hc, err := gce.NewHTTPClient(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -96,7 +100,7 @@ func New(ctx context.Context, config io.Reader, opts Options) (*Provider, error)
 		routes:    routes.NewWithOptions(cloud, routes.Options{Instances: inst, NetworkURL: c.NetworkURL(), Metrics: routeMetrics, Nodes: nodes}),
 		lb: loadbalancer.New(cloud, loadbalancer.Options{
 			Project: c.ProjectID, Region: c.Region, NetworkURL: c.NetworkURL(), NetworkProject: c.NetworkProjectID,
-			NodeTags: c.NodeTags, Instances: inst, ClusterID: id, ProberRanges: opts.ProberRanges, DenyFirewall: opts.DenyFirewall,
+			NodeTags: c.NodeTags, Subnetwork: c.SubnetworkName, Instances: inst, ClusterID: id, ProberRanges: opts.ProberRanges, DenyFirewall: opts.DenyFirewall,
 			Status: lbStatus, Events: lbStatus,
 		}),
 		lbStatus:     lbStatus,
