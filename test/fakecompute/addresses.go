@@ -14,6 +14,14 @@ const (
 	AddressInUse    = "IN_USE"
 )
 
+// Purposes of INTERNAL addresses the fake models: one forwarding rule or
+// VM (GCE_ENDPOINT, the default) or several forwarding rules on distinct
+// ports (SHARED_LOADBALANCER_VIP).
+const (
+	purposeEndpoint  = "GCE_ENDPOINT"
+	purposeSharedVIP = "SHARED_LOADBALANCER_VIP"
+)
+
 func (s *Server) insertAddress(c *call) (any, *Error) {
 	var in compute.Address
 	if err := c.decode(&in); err != nil {
@@ -44,8 +52,14 @@ func (s *Server) insertAddress(c *call) (any, *Error) {
 			}
 		}
 		pool := s.externalIPs
-		if addr.AddressType == "INTERNAL" {
+		internal := addr.AddressType == "INTERNAL"
+		if internal {
 			pool = s.internalIPs
+			if err := s.completeInternalAddress(c, &addr); err != nil {
+				return rf, 0, err
+			}
+		} else if addr.Subnetwork != "" || addr.Purpose != "" {
+			return rf, 0, errInvalidField("resource.subnetwork", addr.Subnetwork, "subnetwork and purpose are for INTERNAL addresses.")
 		}
 		addr.Status = AddressReserved
 		addr.Users = nil
@@ -60,16 +74,26 @@ func (s *Server) insertAddress(c *call) (any, *Error) {
 			if err != nil || !ip.Is4() {
 				return rf, 0, errInvalidField("resource.address", addr.Address, "Not a valid IPv4 address.")
 			}
-			if !pool.prefix.Contains(ip) {
+			if internal {
+				if sub := s.subnetworks.get(mustRef(addr.Subnetwork, "subnetworks").key()); !netip.MustParsePrefix(sub.obj.IpCidrRange).Contains(ip) {
+					return rf, 0, errInvalidField("resource.address", addr.Address, "Requested internal IP is outside the subnetwork CIDR range.")
+				}
+			} else if !pool.prefix.Contains(ip) {
 				return rf, 0, errInvalidField("resource.address", addr.Address, "The address is not in a range this project can reserve.")
 			}
 			if holder := s.addressByIP(c.project, c.scope, addr.Address); holder != nil {
+				if internal {
+					return rf, 0, errIPInUse(addr.Address)
+				}
 				return rf, 0, errInvalidField("resource.address", addr.Address, "The address is already reserved by '"+holder.SelfLink+"'.")
 			}
 			// An IP that a forwarding rule uses ephemerally is promoted to a
 			// static address, as GCE does.
 			users := s.forwardingRulesUsingIP(c.project, c.scope, addr.Address)
 			if len(users) == 0 && pool.inUse(ip) {
+				if internal {
+					return rf, 0, errIPInUse(addr.Address)
+				}
 				return rf, 0, errInvalidField("resource.address", addr.Address, "The address is in use.")
 			}
 			pool.mark(ip)
@@ -86,6 +110,36 @@ func (s *Server) insertAddress(c *call) (any, *Error) {
 		r := insertRecord(s.addresses, rf, &addr, o)
 		return rf, r.id(), nil
 	})
+}
+
+// completeInternalAddress checks an INTERNAL address's subnetwork (by
+// default the default network's in the region, as GCE picks it) and purpose.
+func (s *Server) completeInternalAddress(c *call, addr *compute.Address) *Error {
+	if addr.NetworkTier != "PREMIUM" {
+		return errInvalidField("resource.networkTier", addr.NetworkTier, "An INTERNAL address is PREMIUM.")
+	}
+	if addr.Purpose == "" {
+		addr.Purpose = purposeEndpoint
+	}
+	if addr.Purpose != purposeEndpoint && addr.Purpose != purposeSharedVIP {
+		return errInvalidField("resource.purpose", addr.Purpose, "The fake models GCE_ENDPOINT and SHARED_LOADBALANCER_VIP.")
+	}
+	if addr.Subnetwork == "" {
+		n := s.defaultNetwork(c.project)
+		if n == nil || s.subnetworks.get(ref{project: c.project, scope: c.scope, kind: "subnetworks", name: n.Name}.key()) == nil {
+			return errInvalidField("resource.subnetwork", "", "No default subnetwork was found for an address with type INTERNAL.")
+		}
+		addr.Subnetwork = ref{project: c.project, scope: c.scope, kind: "subnetworks", name: n.Name}.link()
+	}
+	sub, subRef, err := resolve(s.subnetworks, "resource.subnetwork", addr.Subnetwork, c.project)
+	if err != nil {
+		return err
+	}
+	if subRef.scope != c.scope {
+		return errInvalidField("resource.subnetwork", addr.Subnetwork, "The subnetwork must be in the address's region.")
+	}
+	addr.Subnetwork = sub.obj.SelfLink
+	return nil
 }
 
 func (s *Server) deleteAddress(c *call) (any, *Error) {

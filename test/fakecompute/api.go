@@ -85,6 +85,7 @@ func (s *Server) routesInit() {
 	s.endpoint(post+r+"forwardingRules", "forwardingRules.insert", true, s.insertForwardingRule)
 	s.endpoint(del+r+"forwardingRules/{name}", "forwardingRules.delete", true, s.deleteForwardingRule)
 	s.endpoint(post+r+"forwardingRules/{name}/setTarget", "forwardingRules.setTarget", true, s.setForwardingRuleTarget)
+	s.endpoint("PATCH "+r+"forwardingRules/{name}", "forwardingRules.patch", true, s.patchForwardingRule)
 
 	s.endpoint(get+r+"targetPools", "targetPools.list", false, func(c *call) (any, *Error) {
 		return listAll(s, s.targetPools, c, "compute#targetPoolList")

@@ -151,7 +151,6 @@ func (s *Server) completeBackendService(project, scope string, bs *compute.Backe
 	return nil
 }
 
-
 func (s *Server) modifyBackendService(patch bool) handler {
 	return func(c *call) (any, *Error) {
 		var given struct {

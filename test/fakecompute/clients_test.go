@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -244,10 +245,41 @@ func (e *env) doOld(op *gce.Operation, err error) error {
 		return err
 	}
 	if op.Error != nil && len(op.Error.Errors) > 0 {
-		return fmt.Errorf("operation %s: %s: %s", op.Name, op.Error.Errors[0].Code, op.Error.Errors[0].Message)
+		return &opError{HTTPCode: int(op.HttpErrorStatusCode), Code: op.Error.Errors[0].Code,
+			msg: fmt.Sprintf("operation %s: %s: %s", op.Name, op.Error.Errors[0].Code, op.Error.Errors[0].Message)}
 	}
 	return nil
 }
+
+// opError is a failed operation as doOld returns it.
+type opError struct {
+	HTTPCode int
+	Code     string // e.g. IP_IN_USE_BY_ANOTHER_RESOURCE
+	msg      string
+}
+
+func (e *opError) Error() string { return e.msg }
+
+// opErrOf classifies an error of an operation that failed after the call
+// was accepted: its HTTP status and the operation error's code. apiv1's
+// op.Wait gives a *googleapi.Error whose message names the code.
+func opErrOf(t testing.TB, err error) apiErr {
+	t.Helper()
+	if err == nil {
+		return apiErr{}
+	}
+	var oe *opError
+	if errors.As(err, &oe) {
+		return apiErr{oe.HTTPCode, oe.Code}
+	}
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) {
+		t.Fatalf("error %v (%T) is neither a failed operation nor a *googleapi.Error", err, err)
+	}
+	return apiErr{ge.Code, opCodeRE.FindString(ge.Message)}
+}
+
+var opCodeRE = regexp.MustCompile(`\b[A-Z]+(_[A-Z]+)+\b`)
 
 // doV1 runs a mutation with apiv1 and waits for it with op.Wait.
 func (e *env) doV1(op *compute.Operation, err error) error {

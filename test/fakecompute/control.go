@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -254,6 +255,16 @@ type Dump struct {
 	TargetPools      []*compute.TargetPool      `json:"targetPools"`
 	Firewalls        []*compute.Firewall        `json:"firewalls"`
 	HTTPHealthChecks []*compute.HttpHealthCheck `json:"httpHealthChecks"`
+	// HealthChecks are those of the healthChecks API, global and regional.
+	// They, backend services and instance groups are left out (nil) when
+	// there are none, so that dumps from before they were modelled
+	// round-trip unchanged.
+	HealthChecks    []*compute.HealthCheck    `json:"healthChecks,omitempty"`
+	BackendServices []*compute.BackendService `json:"backendServices,omitempty"` // regional
+	InstanceGroups  []*compute.InstanceGroup  `json:"instanceGroups,omitempty"`
+	// InstanceGroupMembers are the instances (selfLinks) of each instance
+	// group (by its selfLink) that has any.
+	InstanceGroupMembers map[string][]string `json:"instanceGroupMembers,omitempty"`
 }
 
 // Dump returns copies of all resources, sorted by project, scope and name.
@@ -268,7 +279,34 @@ func (s *Server) Dump() *Dump {
 		TargetPools:      copies(s.targetPools),
 		Firewalls:        copies(s.firewalls),
 		HTTPHealthChecks: copies(s.healthChecks),
+		HealthChecks:     nilIfEmpty(copies(s.hcs)),
+		BackendServices:  nilIfEmpty(copies(s.backendServices)),
+		InstanceGroups:   nilIfEmpty(copies(s.instanceGroups)),
+
+		InstanceGroupMembers: s.membersByLink(),
 	}
+}
+
+func nilIfEmpty[T any](items []*T) []*T {
+	if len(items) == 0 {
+		return nil
+	}
+	return items
+}
+
+// membersByLink returns the groups' members by group selfLink, nil when no
+// group has any.
+func (s *Server) membersByLink() map[string][]string {
+	var out map[string][]string
+	for key, members := range s.igMembers {
+		if r := s.instanceGroups.get(key); r != nil && len(members) > 0 {
+			if out == nil {
+				out = map[string][]string{}
+			}
+			out[r.obj.SelfLink] = slices.Clone(members)
+		}
+	}
+	return out
 }
 
 func copies[T any](t *table[T]) []*T {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -16,8 +17,9 @@ import (
 )
 
 // Load replaces every resource the fake holds (instances, routes,
-// addresses, forwarding rules, target pools, firewalls and HTTP health
-// checks) with those of d, exactly as given: names, IDs, timestamps, links,
+// addresses, forwarding rules, target pools, firewalls, HTTP health checks,
+// health checks, backend services and instance groups with their members)
+// with those of d, exactly as given: names, IDs, timestamps, links,
 // IPs and every other field. It is the inverse of Dump: loading a dump
 // gives a fake that dumps the same. To add to what the fake holds, load a
 // dump that holds both. Networks, subnetworks, regions, zones, call counts,
@@ -32,14 +34,15 @@ import (
 // Load checks all of d first and changes nothing when it returns an error,
 // which names every problem found: a resource whose name, selfLink, scope
 // or kind do not agree; a duplicate; a reference in another form than the
-// canonical selfLink, or to a network, subnetwork, target pool or health
-// check that neither the fake nor d holds; two holders of one IP; an
-// address whose users or status are not the forwarding rules on its IP.
-// Instance references in target pools and routes may name instances that d
-// does not hold, since GCE (and the fake) lets a VM go while they name it.
-// Backend services are not modelled: an INTERNAL rule's backendService link
-// is checked for its form only. Load also refuses while an operation is
-// still running.
+// canonical selfLink, or to a network, subnetwork, target pool, health
+// check, backend service or instance group that neither the fake nor d
+// holds; two holders of one IP; an address whose users or status are not
+// the forwarding rules on its IP; an instance group whose size is not its
+// number of members, or a member that d does not hold (GCE drops deleted
+// VMs from groups). Instance references in target pools and routes may name
+// instances that d does not hold, since GCE (and the fake) lets a VM go
+// while they name it. Load also refuses while an operation is still
+// running.
 func (s *Server) Load(d *Dump) error {
 	if d == nil {
 		return errors.New("load: no dump")
@@ -63,6 +66,10 @@ func (s *Server) Load(d *Dump) error {
 		targetPools:  newTable[compute.TargetPool]("targetPools"),
 		firewalls:    newTable[compute.Firewall]("firewalls"),
 		healthChecks: newTable[compute.HttpHealthCheck]("httpHealthChecks"),
+		hcs:          newTable[compute.HealthCheck]("healthChecks"),
+		bss:          newTable[compute.BackendService]("backendServices"),
+		igs:          newTable[compute.InstanceGroup]("instanceGroups"),
+		igMembers:    map[string][]string{},
 		internalIPs:  newIPPool(s.internalIPs.prefix, 2),
 		externalIPs:  newIPPool(s.externalIPs.prefix, 1),
 		holders:      map[netip.Addr]string{},
@@ -73,6 +80,7 @@ func (s *Server) Load(d *Dump) error {
 	}
 	s.instances, s.routes, s.addresses, s.fwdRules = l.instances, l.routes, l.addresses, l.fwdRules
 	s.targetPools, s.firewalls, s.healthChecks = l.targetPools, l.firewalls, l.healthChecks
+	s.hcs, s.backendServices, s.instanceGroups, s.igMembers = l.hcs, l.bss, l.igs, l.igMembers
 	s.internalIPs, s.externalIPs = l.internalIPs, l.externalIPs
 	if s.nextID < l.maxID {
 		s.nextID = l.maxID
@@ -100,6 +108,10 @@ type loader struct {
 	targetPools  *table[compute.TargetPool]
 	firewalls    *table[compute.Firewall]
 	healthChecks *table[compute.HttpHealthCheck]
+	hcs          *table[compute.HealthCheck]
+	bss          *table[compute.BackendService]
+	igs          *table[compute.InstanceGroup]
+	igMembers    map[string][]string
 	internalIPs  *ipPool
 	externalIPs  *ipPool
 	holders      map[netip.Addr]string // IP -> instance holding it
@@ -140,6 +152,16 @@ func (l *loader) load(d *Dump) {
 		return ident{x.Kind, x.Name, x.SelfLink, x.Region, x.Id}
 	})
 	addrKeys := loadKind(l, l.addresses, "addresses", "regions", d.Addresses, func(x *compute.Address) ident {
+		return ident{x.Kind, x.Name, x.SelfLink, x.Region, x.Id}
+	})
+
+	hcsKeys := loadKind(l, l.hcs, "healthChecks", "", d.HealthChecks, func(x *compute.HealthCheck) ident {
+		return ident{x.Kind, x.Name, x.SelfLink, x.Region, x.Id}
+	})
+	igKeys := loadKind(l, l.igs, "instanceGroups", "zones", d.InstanceGroups, func(x *compute.InstanceGroup) ident {
+		return ident{x.Kind, x.Name, x.SelfLink, x.Zone, x.Id}
+	})
+	bsKeys := loadKind(l, l.bss, "backendServices", "regions", d.BackendServices, func(x *compute.BackendService) ident {
 		return ident{x.Kind, x.Name, x.SelfLink, x.Region, x.Id}
 	})
 
@@ -187,6 +209,19 @@ func (l *loader) load(d *Dump) {
 			l.canonical(fmt.Sprintf("%s.instances[%d]", at, j), inst, "instances")
 		}
 	}
+	for i, k := range hcsKeys {
+		hc := *l.hcs.get(k).obj
+		if err := completeHC(&hc); err != nil {
+			l.errorf("%s: %s", where("healthChecks", i, hc.Name), err.Message)
+		}
+	}
+	l.loadMembers(d.InstanceGroupMembers)
+	for i, k := range igKeys {
+		l.checkGroup(where("instanceGroups", i, lastSegment(k)), k, l.igs.get(k).obj)
+	}
+	for i, k := range bsKeys {
+		l.checkBackendService(where("backendServices", i, lastSegment(k)), l.bss.get(k).obj)
+	}
 	for i, k := range ruleKeys {
 		l.checkRule(where("forwardingRules", i, lastSegment(k)), l.fwdRules.get(k).obj)
 	}
@@ -231,12 +266,17 @@ func loadKind[T any](l *loader, t *table[T], list, scopeType string, items []*T,
 			l.errorf("%s: unknown project %q", at, rf.project)
 			continue
 		}
-		if !strings.HasPrefix(rf.scope, scopeType) || !l.s.scopeExists(rf.project, rf.scope) {
+		wrongType := !strings.HasPrefix(rf.scope, scopeType) || (scopeType == "" && strings.HasPrefix(rf.scope, "zones/"))
+		if wrongType || !l.s.scopeExists(rf.project, rf.scope) {
 			l.errorf("%s: %s is not a scope of this fake for %s", at, rf.scope, list)
 			continue
 		}
-		if scopeType != "global" && m.scopeLink != scopeLink(rf.project, rf.scope) {
-			l.errorf("%s: its %s is %q, want %q", at, strings.TrimSuffix(scopeType, "s"), m.scopeLink, scopeLink(rf.project, rf.scope))
+		wantScope := scopeLink(rf.project, rf.scope)
+		if rf.scope == "global" {
+			wantScope = ""
+		}
+		if scopeType != "global" && m.scopeLink != wantScope {
+			l.errorf("%s: its %s is %q, want %q", at, strings.TrimSuffix(strings.SplitN(rf.scope, "/", 2)[0], "s"), m.scopeLink, wantScope)
 			continue
 		}
 		if t.get(rf.key()) != nil {
@@ -356,8 +396,13 @@ func (l *loader) checkRule(at string, fr *compute.ForwardingRule) {
 		}
 	case "INTERNAL":
 		pool = l.internalIPs
-		// Backend services are not modelled: the link's form is all there is to check.
-		l.canonical(at+".backendService", fr.BackendService, "backendServices")
+		if rf, ok := l.canonical(at+".backendService", fr.BackendService, "backendServices"); ok {
+			if bs := l.bss.get(rf.key()); bs == nil {
+				l.errorf("%s.backendService: no backend service %s", at, fr.BackendService)
+			} else if bs.obj.LoadBalancingScheme != "INTERNAL" {
+				l.errorf("%s.backendService: %s has scheme %q, not INTERNAL", at, fr.BackendService, bs.obj.LoadBalancingScheme)
+			}
+		}
 		l.existing(at+".subnetwork", fr.Subnetwork, "subnetworks")
 		if fr.Network != "" {
 			l.existing(at+".network", fr.Network, "networks")
@@ -390,6 +435,9 @@ func (l *loader) checkAddress(at string, a *compute.Address) {
 		l.errorf("%s: addressType %q is not EXTERNAL or INTERNAL", at, a.AddressType)
 		return
 	}
+	if scheme == "INTERNAL" && a.Subnetwork != "" {
+		l.existing(at+".subnetwork", a.Subnetwork, "subnetworks")
+	}
 	ip, err := netip.ParseAddr(a.Address)
 	if err != nil || !pool.prefix.Contains(ip) {
 		l.errorf("%s: address %q is not in the fake's %s range %s", at, a.Address, strings.ToLower(scheme), pool.prefix)
@@ -421,6 +469,74 @@ func (l *loader) checkAddress(at string, a *compute.Address) {
 		}
 	}
 	l.take(at, pool, ip, "")
+}
+
+// loadMembers takes the groups' members by group selfLink.
+func (l *loader) loadMembers(members map[string][]string) {
+	for _, link := range slices.Sorted(maps.Keys(members)) {
+		at := fmt.Sprintf("instanceGroupMembers[%q]", link)
+		rf, ok := l.canonical(at, link, "instanceGroups")
+		if !ok {
+			continue
+		}
+		if l.igs.get(rf.key()) == nil {
+			l.errorf("%s: no instance group %s", at, link)
+			continue
+		}
+		var list []string
+		for j, m := range members[link] {
+			mat := fmt.Sprintf("%s[%d]", at, j)
+			mr, ok := l.canonical(mat, m, "instances")
+			switch {
+			case !ok:
+			case mr.scope != rf.scope || mr.project != rf.project:
+				l.errorf("%s: %s is not in the group's zone", mat, m)
+			case l.instances.get(mr.key()) == nil:
+				l.errorf("%s: no instance %s", mat, m)
+			case slices.Contains(list, m):
+				l.errorf("%s: %s is listed twice", mat, m)
+			default:
+				list = append(list, m)
+			}
+		}
+		slices.Sort(list)
+		l.igMembers[rf.key()] = list
+	}
+}
+
+func (l *loader) checkGroup(at, key string, ig *compute.InstanceGroup) {
+	if ig.Network != "" {
+		l.existing(at+".network", ig.Network, "networks")
+	}
+	if ig.Subnetwork != "" {
+		l.existing(at+".subnetwork", ig.Subnetwork, "subnetworks")
+	}
+	if err := checkNamedPorts("namedPorts", ig.NamedPorts); err != nil {
+		l.errorf("%s: %s", at, err.Message)
+	}
+	if n := len(l.igMembers[key]); ig.Size != int64(n) {
+		l.errorf("%s: size %d, but it has %d members in instanceGroupMembers", at, ig.Size, n)
+	}
+}
+
+func (l *loader) checkBackendService(at string, bs *compute.BackendService) {
+	if bs.LoadBalancingScheme != "INTERNAL" && bs.LoadBalancingScheme != "EXTERNAL" {
+		l.errorf("%s: loadBalancingScheme %q is not INTERNAL or EXTERNAL", at, bs.LoadBalancingScheme)
+	}
+	for j, hc := range bs.HealthChecks {
+		if rf, ok := l.canonical(fmt.Sprintf("%s.healthChecks[%d]", at, j), hc, "healthChecks"); ok && l.hcs.get(rf.key()) == nil {
+			l.errorf("%s.healthChecks[%d]: no health check %s", at, j, hc)
+		}
+	}
+	for j, b := range bs.Backends {
+		if b == nil {
+			l.errorf("%s.backends[%d]: null", at, j)
+			continue
+		}
+		if rf, ok := l.canonical(fmt.Sprintf("%s.backends[%d].group", at, j), b.Group, "instanceGroups"); ok && l.igs.get(rf.key()) == nil {
+			l.errorf("%s.backends[%d].group: no instance group %s", at, j, b.Group)
+		}
+	}
 }
 
 // ParseDump parses a dump as Dump's JSON (GET /_fake/dump) gives it,
@@ -462,5 +578,6 @@ func (s *Server) loadInit() {
 
 func (d *Dump) count() int {
 	return len(d.Instances) + len(d.Routes) + len(d.Addresses) + len(d.ForwardingRules) +
-		len(d.TargetPools) + len(d.Firewalls) + len(d.HTTPHealthChecks)
+		len(d.TargetPools) + len(d.Firewalls) + len(d.HTTPHealthChecks) + len(d.HealthChecks) +
+		len(d.BackendServices) + len(d.InstanceGroups)
 }

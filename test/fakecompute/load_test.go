@@ -371,6 +371,11 @@ func TestLoadRejects(t *testing.T) {
 func TestLoadRoundTrip(t *testing.T) {
 	src := newEnv(t, fakecompute.Config{})
 	src.seedVMs(t, zoneA, "n1")
+	src.ilbBackend(t, "k8s-cluster-node", map[string][]string{zoneA: {"n1"}, zoneB: nil})
+	src.ilbBackendService(t, "bs", "TCP")
+	if err := src.insertHC(t, "apiv1", region, &gce.HealthCheck{Name: "regional", Type: "TCP"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := src.insertPool(t, "apiv1", &gce.TargetPool{Name: "pool", Instances: []string{"/zones/" + zoneA + "/instances/n1"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -414,9 +419,26 @@ func TestLoadRoundTrip(t *testing.T) {
 	}
 	for _, client := range clientNames {
 		t.Run(client, func(t *testing.T) {
-			// The INTERNAL address is still refused while in use.
+			// The INTERNAL address, backend service, health check and
+			// group are still refused while in use.
 			if got, want := errOf(t, client, dst.deleteAddress(client, "ilb")), (apiErr{400, "resourceInUseByAnotherResource"}); got != want {
 				t.Errorf("delete of the loaded INTERNAL address in use = %v, want %v", got, want)
+			}
+			if got, want := errOf(t, client, dst.deleteBS(client, "bs")), (apiErr{400, "resourceInUseByAnotherResource"}); got != want {
+				t.Errorf("delete of the loaded backend service in use = %v, want %v", got, want)
+			}
+			if got, want := errOf(t, client, dst.deleteHC(client, "", "k8s-cluster-node")), (apiErr{400, "resourceInUseByAnotherResource"}); got != want {
+				t.Errorf("delete of the loaded health check in use = %v, want %v", got, want)
+			}
+			if got, want := errOf(t, client, dst.deleteIG(client, zoneA, "k8s-ig--cluster")), (apiErr{400, "resourceInUseByAnotherResource"}); got != want {
+				t.Errorf("delete of the loaded instance group in use = %v, want %v", got, want)
+			}
+			// Membership came along.
+			if got := dst.igMembers(t, client, zoneA, "k8s-ig--cluster", "ALL", 10); !cmp.Equal(got, []string{instanceLink(zoneA, "n1")}) {
+				t.Errorf("loaded members = %v", got)
+			}
+			if got := errOf(t, client, dst.addToIG(client, zoneA, "k8s-ig--cluster", instanceLink(zoneA, "n1"))); got != (apiErr{400, "memberAlreadyExists"}) {
+				t.Errorf("add a loaded member = %v, want 400 memberAlreadyExists", got)
 			}
 		})
 	}
