@@ -304,7 +304,7 @@ func TestDashboard(t *testing.T) {
 		titles = append(titles, strings.ToLower(p.Title))
 	}
 	all := strings.Join(titles, "\n")
-	for _, want := range []string{"leader", "load balancers by state", "route reconciles", "api calls by method and result",
+	for _, want := range []string{"leader", "load balancers by state", "routes owned", "node network ready", "api calls by method and result",
 		"operation latency", "rate-limiter waits", "errors"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no panel about %q among:\n%s", want, all)
