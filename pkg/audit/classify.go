@@ -419,7 +419,7 @@ func (c *classifier) goneReason(key, lbName string) string {
 		return "no Service has load balancer " + lbName
 	}
 	if s := c.svcByKey[key]; s != nil {
-		return fmt.Sprintf("Service %s was deleted and created again (its load balancer would be %s now)", key, loadbalancer.Name(s))
+		return fmt.Sprintf("Service %s has another load balancer, %s: this one is an earlier Service's of that name, or another cluster's", key, loadbalancer.Name(s))
 	}
 	return "no such Service " + key
 }
