@@ -158,9 +158,10 @@ func (s *Server) modifyBackendService(patch bool) handler {
 		}
 		_ = json.Unmarshal(c.body, &given)
 		return modifyWith(s, s.backendServices, c, patch, []string{"region"}, func(bs, current *compute.BackendService) *Error {
-			// GCE documents the fingerprint as required to change a
-			// backend service: a missing or stale one is 412.
-			if given.Fingerprint == nil || *given.Fingerprint != current.Fingerprint {
+			// GCE documents an up-to-date fingerprint as required to
+			// update a backend service (412 conditionNotMet otherwise); a
+			// patch may leave it out, but not give a stale one.
+			if (given.Fingerprint == nil && !patch) || (given.Fingerprint != nil && *given.Fingerprint != current.Fingerprint) {
 				return errFingerprint()
 			}
 			if err := s.completeBackendService(c.project, c.scope, bs); err != nil {

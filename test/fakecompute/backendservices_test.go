@@ -168,7 +168,7 @@ func TestRegionBackendServices(t *testing.T) {
 				t.Errorf("getHealth = %v (%+v)", states, h.HealthStatus)
 			}
 
-			// Changes need the current fingerprint.
+			// An update needs the current fingerprint, a patch a current one or none.
 			stale := got.Fingerprint
 			if err := e.modifyBS(t, client, name, true, &gce.BackendService{SessionAffinity: "NONE", Fingerprint: stale}); err != nil {
 				t.Fatalf("patch: %v", err)
@@ -193,9 +193,14 @@ func TestRegionBackendServices(t *testing.T) {
 				{"patch with a stale fingerprint", func() error {
 					return e.modifyBS(t, client, name, true, &gce.BackendService{SessionAffinity: "CLIENT_IP", Fingerprint: stale})
 				}, apiErr{412, "conditionNotMet"}},
+				{"update without fingerprint", func() error {
+					bs, _ := e.getBS(t, client, name)
+					bs.Fingerprint = ""
+					return e.modifyBS(t, client, name, false, bs)
+				}, apiErr{412, "conditionNotMet"}},
 				{"patch without fingerprint", func() error {
 					return e.modifyBS(t, client, name, true, &gce.BackendService{SessionAffinity: "CLIENT_IP"})
-				}, apiErr{412, "conditionNotMet"}},
+				}, apiErr{}},
 				{"insert again", func() error { return e.insertBS(t, client, in) }, apiErr{409, "alreadyExists"}},
 				{"missing health check", func() error {
 					return e.insertBS(t, client, &gce.BackendService{Name: "x-" + name, LoadBalancingScheme: "INTERNAL", Protocol: "TCP",
