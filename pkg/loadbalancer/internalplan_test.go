@@ -215,10 +215,16 @@ func TestInternalHealthCheckNeedsUpdate(t *testing.T) {
 		want   bool
 	}{
 		{"same", func(*computepb.HealthCheck) {}, false},
-		{"slower is kept", func(h *computepb.HealthCheck) { h.CheckIntervalSec, h.UnhealthyThreshold = ptr(int32(30)), ptr(int32(5)) }, false},
+		{"slower is kept", func(h *computepb.HealthCheck) {
+			h.CheckIntervalSec, h.UnhealthyThreshold = ptr(int32(30)), ptr(int32(5))
+		}, false},
 		{"faster", func(h *computepb.HealthCheck) { h.CheckIntervalSec = ptr(int32(2)) }, true},
-		{"port", func(h *computepb.HealthCheck) { h.HttpHealthCheck = &computepb.HTTPHealthCheck{Port: ptr(int32(10257)), RequestPath: ptr("/healthz")} }, true},
-		{"path", func(h *computepb.HealthCheck) { h.HttpHealthCheck = &computepb.HTTPHealthCheck{Port: ptr(int32(10256)), RequestPath: ptr("/")} }, true},
+		{"port", func(h *computepb.HealthCheck) {
+			h.HttpHealthCheck = &computepb.HTTPHealthCheck{Port: ptr(int32(10257)), RequestPath: ptr("/healthz")}
+		}, true},
+		{"path", func(h *computepb.HealthCheck) {
+			h.HttpHealthCheck = &computepb.HTTPHealthCheck{Port: ptr(int32(10256)), RequestPath: ptr("/")}
+		}, true},
 		{"not HTTP", func(h *computepb.HealthCheck) { h.Type, h.HttpHealthCheck = ptr("TCP"), nil }, true},
 		{"description", func(h *computepb.HealthCheck) { h.Description = ptr("x") }, true},
 	} {
