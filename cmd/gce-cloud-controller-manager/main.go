@@ -44,6 +44,7 @@ type gceFlags struct {
 	proberRanges            []string
 	allowDefaultClusterName bool
 	denyFirewall            bool
+	routeController         routeControllerChoice
 }
 
 // defaultClusterName is upstream's default --cluster-name.
@@ -57,7 +58,7 @@ func run() int {
 	}
 	applyDefaults(opts)
 
-	var own gceFlags
+	own := gceFlags{routeController: routeControllerGCE}
 	fss := cliflag.NamedFlagSets{}
 	fs := fss.FlagSet("gce")
 	fs.DurationVar(&own.instanceCacheTTL, "instance-cache-ttl", provider.DefaultInstanceCacheTTL,
@@ -74,7 +75,11 @@ func run() int {
 			"is decided by that prefix: two clusters in one network that both keep the default name take each other's routes for their own and delete them. "+
 			"Without this flag the manager refuses to start with --configure-cloud-routes and the default name.")
 
-	cmd := app.NewCloudControllerManagerCommand(opts, cloudInitializer(&own), controllerInitializers(),
+	fs.Var(&own.routeController, "route-controller",
+		"Which route controller runs as node-route-controller: \""+routeControllerGCE+"\" (gce-ccm's own: per node, as soon as a node or its pod CIDRs "+
+			"appear, with per-node backoff) or \""+routeControllerUpstream+"\" (k8s.io/cloud-provider's, which reconciles the whole cluster at most every 10s).")
+
+	cmd := app.NewCloudControllerManagerCommand(opts, cloudInitializer(&own), controllerInitializers(&own),
 		names.CCMControllerAliases(), fss, wait.NeverStop)
 	cmd.Use = "gce-cloud-controller-manager"
 	return cli.Run(cmd)
@@ -96,7 +101,7 @@ func applyDefaults(opts *options.CloudControllerManagerOptions) {
 	}
 }
 
-func controllerInitializers() map[string]app.ControllerInitFuncConstructor {
+func controllerInitializers(own *gceFlags) map[string]app.ControllerInitFuncConstructor {
 	inits := maps.Clone(app.DefaultInitFuncConstructors)
 	for name, client := range map[string]string{
 		names.CloudNodeController:          "gce-ccm-cloud-node-controller",
@@ -109,6 +114,7 @@ func controllerInitializers() map[string]app.ControllerInitFuncConstructor {
 			inits[name] = c
 		}
 	}
+	inits[names.NodeRouteController] = routeControllerInit(&own.routeController)
 	inits[legacyClassController] = app.ControllerInitFuncConstructor{
 		InitContext: app.ControllerInitContext{ClientName: "gce-ccm-service-legacy-class-controller"},
 		Constructor: startLegacyClassController,
