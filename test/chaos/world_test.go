@@ -95,8 +95,20 @@ func vmName(i int) string { return fmt.Sprintf("node-%03d", i) }
 func podCIDR(i int) string { return fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256) }
 
 // newWorld seeds vms VMs, starts the control plane, creates the cluster id
-// and starts the manager under supervision. Extra args go to every manager.
-func newWorld(t *testing.T, fake fakecompute.Config, vms int, extraArgs ...string) *world {
+// and starts the manager under supervision.
+func newWorld(t *testing.T, fake fakecompute.Config, vms int) *world {
+	t.Helper()
+	return startWorld(t, fake, vms, true)
+}
+
+// newBareWorld is newWorld without the supervised manager: the case runs
+// its managers itself.
+func newBareWorld(t *testing.T, fake fakecompute.Config, vms int) *world {
+	t.Helper()
+	return startWorld(t, fake, vms, false)
+}
+
+func startWorld(t *testing.T, fake fakecompute.Config, vms int, supervised bool) *world {
 	t.Helper()
 	var seeds []fakecompute.InstanceSeed
 	w := &world{t: t, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)), done: make(chan struct{})}
@@ -127,8 +139,11 @@ func newWorld(t *testing.T, fake fakecompute.Config, vms int, extraArgs ...strin
 	if _, err := env.Admin.CoreV1().ConfigMaps("kube-system").Create(t.Context(), cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	args := append(append([]string{}, managerArgs...), extraArgs...)
-	go w.supervise(args)
+	if supervised {
+		go w.supervise(managerArgs)
+	} else {
+		close(w.done)
+	}
 	return w
 }
 
