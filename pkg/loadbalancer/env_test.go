@@ -197,6 +197,15 @@ func (e *env) names() map[string][]string {
 	for _, h := range d.HTTPHealthChecks {
 		out["httpHealthChecks"] = append(out["httpHealthChecks"], h.Name)
 	}
+	for _, h := range d.HealthChecks {
+		out["healthChecks"] = append(out["healthChecks"], h.Name)
+	}
+	for _, b := range d.BackendServices {
+		out["backendServices"] = append(out["backendServices"], b.Name)
+	}
+	for _, g := range d.InstanceGroups {
+		out["instanceGroups"] = append(out["instanceGroups"], g.Name+"/"+g.Zone[strings.LastIndexByte(g.Zone, '/')+1:])
+	}
 	return out
 }
 

@@ -88,47 +88,6 @@ func (e *env) groups() map[string][]string {
 	return out
 }
 
-// internalLeft lists what is left of internal load balancers: backend
-// services, instance groups, and the health checks and firewalls of the
-// given Services and of the cluster.
-func (e *env) internalLeft(svcs ...*v1.Service) []string {
-	e.t.Helper()
-	var out []string
-	bss, err := e.cloud.ListRegionBackendServices(e.ctx, `name eq ".*"`)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, bs := range bss {
-		out = append(out, "backendService/"+bs.GetName())
-	}
-	for g := range e.groups() {
-		out = append(out, "instanceGroup/"+g)
-	}
-	hcs := []string{nodesHC}
-	fws := []string{nodesHCFW}
-	for _, s := range svcs {
-		hcs = append(hcs, lbName(s))
-		fws = append(fws, "k8s-fw-"+lbName(s), lbName(s)+"-hc")
-	}
-	for _, n := range hcs {
-		if e.healthCheck(n) != nil {
-			out = append(out, "healthCheck/"+n)
-		}
-	}
-	for _, n := range fws {
-		if e.firewall(n) != nil {
-			out = append(out, "firewall/"+n)
-		}
-	}
-	for k, names := range e.names() {
-		for _, n := range names {
-			out = append(out, k+"/"+n)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // expectInternalOnly checks that the Service has an internal load balancer
 // on ip and nothing of an external one.
 func (e *env) expectInternalOnly(svc *v1.Service, ip string) {

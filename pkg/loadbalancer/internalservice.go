@@ -133,6 +133,9 @@ func parseInternalService(svc *v1.Service) (*internalSpec, error) {
 	if svc.Spec.SessionAffinity == v1.ServiceAffinityClientIP {
 		sp.affinity = affinityClientIP
 	}
+	if sp.svcAffinity == "" {
+		sp.svcAffinity = v1.ServiceAffinityNone // the API server's default
+	}
 	if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
 		if svc.Spec.HealthCheckNodePort < 1 || svc.Spec.HealthCheckNodePort > 65535 {
 			return nil, &InputError{Field: "spec.healthCheckNodePort", Value: strconv.Itoa(int(svc.Spec.HealthCheckNodePort)),
