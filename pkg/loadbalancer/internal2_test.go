@@ -38,7 +38,9 @@ func TestInternalChangesConverge(t *testing.T) {
 		check  func() string
 		writes []string // nil: not checked
 	}{
-		{"second port", func(s *v1.Service) { s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: "tls", Protocol: v1.ProtocolTCP, Port: 443}) },
+		{"second port", func(s *v1.Service) {
+			s.Spec.Ports = append(s.Spec.Ports, v1.ServicePort{Name: "tls", Protocol: v1.ProtocolTCP, Port: 443})
+		},
 			func() string {
 				if p := e.rule(lb).GetPorts(); !slices.Equal(p, []string{"443", "80"}) && !slices.Equal(p, []string{"80", "443"}) {
 					return fmt.Sprintf("ports %v", p)
@@ -296,7 +298,7 @@ func TestInternalAdoptsUpstream(t *testing.T) {
 		BackendService: ptr("https://www.googleapis.com/compute/v1/projects/" + project + "/regions/" + region + "/backendServices/" + lb)}))
 	ip := e.rule(lb).GetIPAddress()
 	must(e.cloud.InsertFirewall(ctx, &computepb.Firewall{Name: ptr("k8s-fw-" + lb), Network: ptr(netURL),
-		Description: ptr(`{"kubernetes.io/service-name":"default/db", "kubernetes.io/service-ip":"` + ip + `"}`),
+		Description:  ptr(`{"kubernetes.io/service-name":"default/db", "kubernetes.io/service-ip":"` + ip + `"}`),
 		SourceRanges: []string{"0.0.0.0/0"}, TargetTags: []string{nodeTag}, DestinationRanges: []string{ip},
 		Allowed: []*computepb.Allowed{{IPProtocol: ptr("tcp"), Ports: []string{"80"}}}}))
 	must(e.cloud.InsertFirewall(ctx, &computepb.Firewall{Name: ptr(nodesHCFW), Network: ptr(netURL), Description: ptr(""),
