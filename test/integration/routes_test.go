@@ -26,10 +26,34 @@ var routeArgs = []string{
 	"--configure-cloud-routes=true",
 	"--cluster-cidr=10.244.0.0/16,fd00:10:244::/56",
 	"--cluster-name=" + clusterName,
+	// gce-ccm's route controller lists the routes for repair and garbage
+	// collection, and probes an exhausted quota, once per period.
 	"--route-reconciliation-period=2s",
-	// The informers' resync is the route controller's only periodic retry
-	// with watch-based reconciliation.
+	// The informers' resync is the upstream route controller's only
+	// periodic retry (--route-controller=upstream).
 	"--min-resync-period=5s",
+}
+
+// networkCondition is a node's NetworkUnavailable status and reason.
+func networkCondition(ctx context.Context, env *harness.Env, node string) (corev1.ConditionStatus, string, string) {
+	n, err := env.Admin.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return "", err.Error(), ""
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeNetworkUnavailable {
+			return c.Status, c.Reason, c.Message
+		}
+	}
+	return "", "no NetworkUnavailable condition", ""
+}
+
+func waitNetworkCondition(t *testing.T, env *harness.Env, node string, status corev1.ConditionStatus, reason string) {
+	t.Helper()
+	eventually(t, 60*time.Second, fmt.Sprintf("NetworkUnavailable=%s (%s) on %s", status, reason, node), func(ctx context.Context) (bool, string) {
+		s, r, m := networkCondition(ctx, env, node)
+		return s == status && r == reason, fmt.Sprintf("%s (%s): %s", s, r, m)
+	})
 }
 
 // createNodeWithCIDRs registers a node that already has its pod CIDRs, as
@@ -147,6 +171,7 @@ func TestRoutesRefuseVMWithoutIPForward(t *testing.T) {
 
 	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a")
 	waitEvent(t, env, "node-nofwd", "FailedToCreateRoute", "canIpForward")
+	waitNetworkCondition(t, env, "node-nofwd", corev1.ConditionTrue, "VMCannotForward")
 	if got := routeTable(env); len(got) != 1 {
 		t.Errorf("routes = %v, want only node-a's", got)
 	}
@@ -233,6 +258,7 @@ func TestRoutesQuotaExhaustedThenRaised(t *testing.T) {
 	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a")
 	b := createNodeWithCIDRs(t, env, "node-b", "10.244.2.0/24")
 	waitEvent(t, env, "node-b", "FailedToCreateRoute", "quota STATIC_ROUTES_PER_NETWORK is exhausted (limit 1)")
+	waitNetworkCondition(t, env, "node-b", corev1.ConditionTrue, "RouteQuotaExceeded")
 
 	if err := env.Fake.SetQuota(fakecompute.QuotaRoutes, 10); err != nil {
 		t.Fatal(err)
@@ -289,6 +315,130 @@ func TestRoutesConvergeUnderFaults(t *testing.T) {
 		want = append(want, fmt.Sprintf("itest-%s 10.244.%d.0/24 -> %s", n.UID, i+1, vm.Name))
 	}
 	wantRoutes(t, env, want...)
+}
+
+// Regression (issue 11): a route with the node's route name, range and next
+// hop that was made by hand (not our description) is not the node's route:
+// the node stays NetworkUnavailable=True with the reason and an event, and
+// no insert is sent for it (before, one 409 per reconcile).
+func TestRoutesNameTakenByRouteNotOurs(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"))
+	startManager(t, env, "m1", routeArgs...)
+	// The node first, so that its UID, which names its route, is known;
+	// its pod CIDR comes later, as kube-controller-manager's IPAM gives it.
+	createNode(t, env, "node-a")
+	a, err := env.Admin.CoreV1().Nodes().Get(t.Context(), "node-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "itest-" + string(a.UID)
+	insertRouteJSON(t, env, fmt.Sprintf(`{"name":%q,"network":"global/networks/default","destRange":"10.244.1.0/24",`+
+		`"nextHopInstance":"zones/us-central1-a/instances/node-a","description":"made by hand"}`, name))
+	env.Fake.ResetCalls()
+	a.Spec.PodCIDR, a.Spec.PodCIDRs = "10.244.1.0/24", []string{"10.244.1.0/24"}
+	if _, err := env.Admin.CoreV1().Nodes().Update(t.Context(), a, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitNetworkCondition(t, env, "node-a", corev1.ConditionTrue, "RouteNameTaken")
+	waitEvent(t, env, "node-a", "FailedToCreateRoute", "not a pod route of this cluster")
+	// Several periods later: still no write.
+	eventually(t, 60*time.Second, "route lists", func(context.Context) (bool, string) {
+		n := env.Fake.Calls()["routes.list"]["ok"]
+		return n >= 3, fmt.Sprintf("%d lists", n)
+	})
+	for method, results := range env.Fake.Calls() {
+		if isWrite(method) {
+			t.Errorf("wrote for a route name held by a route not ours: %s %v", method, results)
+		}
+	}
+	if s, _, _ := networkCondition(t.Context(), env, "node-a"); s != corev1.ConditionTrue {
+		t.Errorf("node-a NetworkUnavailable=%s on a route that is not ours", s)
+	}
+}
+
+// TestRoutesLeaderFailoverMidway: the leader dies while the routes of 30
+// new nodes are being made; the new leader finishes them from one list,
+// writing none twice and deleting none.
+func TestRoutesLeaderFailoverMidway(t *testing.T) {
+	const n = 30
+	var vms []fakecompute.InstanceSeed
+	for i := range n {
+		vms = append(vms, seed(fmt.Sprintf("node-%02d", i), []string{"us-central1-a", "us-central1-b", "us-central1-c"}[i%3]))
+	}
+	// Writes at 5 per second, each done after 300ms: the routes take
+	// about six seconds, and the leader dies after the first.
+	env, err := harness.Start(t.Context(), harness.Options{Fake: fakecompute.Config{Latency: 300 * time.Millisecond}, Instances: vms,
+		ManagerBinary: managerBinary, GCEConfExtra: []string{"api-write-qps = 5", "api-write-burst = 1"}})
+	if err != nil {
+		t.Fatalf("start environment: %v", err)
+	}
+	t.Cleanup(env.Stop)
+	m1 := startManager(t, env, "m1", routeArgs...)
+	m2 := startManager(t, env, "m2", routeArgs...)
+	eventually(t, 60*time.Second, "a leader", func(context.Context) (bool, string) {
+		return strings.Contains(m1.Log()+m2.Log(), "Starting route controller"), "no route controller started"
+	})
+	leader, survivor := m1, m2
+	if !strings.Contains(m1.Log(), "Starting route controller") {
+		leader, survivor = m2, m1
+	}
+
+	var want []string
+	for i, vm := range vms {
+		node := createNodeWithCIDRs(t, env, vm.Name, fmt.Sprintf("10.244.%d.0/24", i+1))
+		want = append(want, fmt.Sprintf("itest-%s 10.244.%d.0/24 -> %s", node.UID, i+1, vm.Name))
+	}
+	eventually(t, 60*time.Second, "the first route", func(context.Context) (bool, string) {
+		got := len(env.Fake.Dump().Routes)
+		return got > 0, fmt.Sprintf("%d routes", got)
+	})
+	leader.Kill()
+	if got := len(env.Fake.Dump().Routes); got >= n {
+		t.Logf("the leader made all %d routes before it died; the failover is not mid-way on this run", got)
+	}
+	eventually(t, 90*time.Second, "the survivor leads", func(context.Context) (bool, string) {
+		return strings.Contains(survivor.Log(), "Starting route controller"), "survivor has not started its route controller"
+	})
+	wantRoutes(t, env, want...)
+	for _, vm := range vms {
+		networkAvailable(t, env, vm.Name)
+	}
+	calls := env.Fake.Calls()
+	if got := calls["routes.insert"]["ok"]; got > n {
+		t.Errorf("routes.insert accepted %d times for %d routes", got, n)
+	}
+	if got := calls["routes.delete"]; len(got) != 0 {
+		t.Errorf("routes deleted across the failover: %v", got)
+	}
+}
+
+// TestRoutesUpstreamControllerSelectable: --route-controller=upstream runs
+// k8s.io/cloud-provider's route controller (kept for comparison); any other
+// value is refused at start.
+func TestRoutesUpstreamControllerSelectable(t *testing.T) {
+	env := startEnv(t, fakecompute.Config{}, seed("node-a", "us-central1-a"))
+	m := startManager(t, env, "m1", append(slices.Clone(routeArgs), "--route-controller=upstream")...)
+	a := createNodeWithCIDRs(t, env, "node-a", "10.244.1.0/24")
+	wantRoutes(t, env, "itest-"+string(a.UID)+" 10.244.1.0/24 -> node-a")
+	waitNetworkCondition(t, env, "node-a", corev1.ConditionFalse, "RouteCreated")
+	if strings.Contains(m.Log(), "route controller\" cluster") || !strings.Contains(m.Log(), "Starting route controller") {
+		t.Errorf("the manager log does not show the upstream route controller:\n%s", tail(m.Log(), 30))
+	}
+
+	bad, err := env.StartManager("bad", "--route-controller=mine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	code, err := bad.Wait(ctx)
+	if err != nil {
+		bad.Kill()
+		t.Fatalf("manager did not exit: %v\n%s", err, tail(bad.Log(), 20))
+	}
+	if code == 0 || !strings.Contains(bad.Log(), `want "gce-ccm" or "upstream", got "mine"`) {
+		t.Errorf("--route-controller=mine: exit code %d, output:\n%s", code, tail(bad.Log(), 10))
+	}
 }
 
 func isWrite(method string) bool {
