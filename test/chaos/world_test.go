@@ -304,6 +304,7 @@ func (w *world) changeService(ctx context.Context, name string, change int) erro
 		switch change % 4 {
 		case 0:
 			p := svc.Spec.Ports[0]
+			p.NodePort = 0 // allocated anew
 			p.Name, p.Port = fmt.Sprintf("p%d", 1000+len(svc.Spec.Ports)), int32(1000+len(svc.Spec.Ports))
 			svc.Spec.Ports = append(svc.Spec.Ports, p)
 		case 1:
