@@ -245,7 +245,7 @@ func (s *Server) internalRuleIP(c *call, fr *compute.ForwardingRule, subnet *com
 	switch {
 	case reserved.AddressType != "INTERNAL":
 		return errInvalidField("resource.IPAddress", fr.IPAddress, "An INTERNAL forwarding rule needs an INTERNAL address.")
-	case reserved.Subnetwork != fr.Subnetwork:
+	case reserved.Subnetwork != "" && reserved.Subnetwork != fr.Subnetwork: // none: loaded from a dump of before subnetworks
 		return errInvalidField("resource.IPAddress", fr.IPAddress, "Requested internal IP is outside the network/subnetwork range.")
 	case reserved.Purpose == purposeSharedVIP:
 		return s.checkSharedIP(c, fr)

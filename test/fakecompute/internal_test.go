@@ -223,6 +223,21 @@ func TestInternalForwardingRules(t *testing.T) {
 		}
 	}
 
+	t.Run("backend service under a rule", func(t *testing.T) {
+		for _, client := range clientNames {
+			cur, err := e.getBS(t, client, "bs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := errOf(t, client, e.modifyBS(t, client, "bs", true, &gce.BackendService{Protocol: "UDP", Fingerprint: cur.Fingerprint})); got != (apiErr{400, "invalid"}) {
+				t.Errorf("%s: protocol change under a forwarding rule = %v, want 400 invalid", client, got)
+			}
+			if err := e.modifyBS(t, client, "bs", true, &gce.BackendService{SessionAffinity: "CLIENT_IP", Fingerprint: cur.Fingerprint}); err != nil {
+				t.Errorf("%s: affinity change under a forwarding rule: %v", client, err)
+			}
+		}
+	})
+
 	t.Run("IP of a VM", func(t *testing.T) {
 		for _, client := range clientNames {
 			err := e.insertFR(t, client, &gce.ForwardingRule{Name: "x-vm-" + suffix(client), LoadBalancingScheme: "INTERNAL", BackendService: bs,
