@@ -28,8 +28,8 @@ import (
 // check k8s-<cluster-id>-node and its firewall k8s-<cluster-id>-node-http-hc.
 //
 // A leak is a resource with one of those markers that no live object
-// accounts for: a route whose name is not the route name of a live Node's
-// pod CIDR, a load-balancer resource whose load balancer name is not that
+// accounts for: a route whose range and next hop are not a live Node's pod
+// CIDR and VM, a load-balancer resource whose load balancer name is not that
 // of a live LoadBalancer Service, the shared health check or its firewall
 // while no live Service uses the Cluster traffic policy.
 //
@@ -39,7 +39,7 @@ import (
 // IP held by forwarding rules of two load balancers.
 //
 // A live object is converged when GCE holds exactly what it asks for: for a
-// Node, its route (name, range, next hop); for a LoadBalancer Service, one
+// Node, a route of ours for its pod CIDR to its VM; for a LoadBalancer Service, one
 // rule per protocol with the ports, all on the IP in its status, one target
 // pool of every node's VM with its affinity and health check, the firewall
 // with its ports and source ranges, the local health check and its firewall
@@ -124,24 +124,29 @@ func (w *world) check(ctx context.Context, bad map[string]bool) (state, error) {
 			byRange[r.DestRange] = append(byRange[r.DestRange], r.Name)
 		}
 	}
-	wantRoutes := map[string]bool{}
+	// A node's route is ours with its pod CIDR and its VM as next hop,
+	// whatever node UID its name carries: a node that left and joined again
+	// under its name keeps the route made for its earlier self, as the
+	// route controller matches routes by node and range.
+	want := map[string]string{} // "range -> vm" to node
 	var vms []string
 	for _, n := range nodes.Items {
 		vms = append(vms, n.Name)
-		name := clusterName + "-" + string(n.UID)
-		wantRoutes[name] = true
-		r := ours[name]
-		switch {
-		case r == nil:
-			off("node %s: no route", n.Name)
-		case r.DestRange != n.Spec.PodCIDR || lastSegment(r.NextHopInstance) != n.Name:
-			off("node %s: route %s -> %s, want %s -> %s", n.Name, r.DestRange, lastSegment(r.NextHopInstance), n.Spec.PodCIDR, n.Name)
-		}
+		want[n.Spec.PodCIDR+" -> "+n.Name] = n.Name
 	}
 	slices.Sort(vms)
+	served := map[string]bool{}
 	for name, r := range ours {
-		if !wantRoutes[name] {
-			leak("route %s (%s -> %s) of no live node", name, r.DestRange, lastSegment(r.NextHopInstance))
+		key := r.DestRange + " -> " + lastSegment(r.NextHopInstance)
+		if _, ok := want[key]; ok {
+			served[key] = true
+		} else {
+			leak("route %s (%s) of no live node", name, key)
+		}
+	}
+	for key, node := range want {
+		if !served[key] {
+			off("node %s: no route %s", node, key)
 		}
 	}
 	for rng, names := range byRange {
