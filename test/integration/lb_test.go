@@ -1094,8 +1094,8 @@ func TestLBClusterIDCreatedWhenMissing(t *testing.T) {
 
 // TestLBLegacyClasses: the long-standing provider's own classes are gce-ccm's
 // to serve, though the upstream service controller skips every Service with
-// a class: the external one gets its load balancer, the internal one the
-// refusal (never a public load balancer), and both delete cleanly.
+// a class: the external one gets its load balancer, the internal one an
+// internal load balancer (never a public one), and both delete cleanly.
 func TestLBLegacyClasses(t *testing.T) {
 	env, _ := startLB(t, fakecompute.Config{}, 1)
 	ext := createService(t, env, lbService("ext", func(s *corev1.Service) {
@@ -1106,9 +1106,10 @@ func TestLBLegacyClasses(t *testing.T) {
 	}))
 	ip := waitLB(t, env, ext, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: []string{"node-0"}})
 	waitCondition(t, env, "ext", metav1.ConditionTrue, "Synced", ip)
-	waitCondition(t, env, "in", metav1.ConditionFalse, "InternalLoadBalancerNotSupported", "spec.loadBalancerClass")
-	if left := leftovers(env.Fake.Dump(), in); len(left) != 0 {
-		t.Errorf("GCE resources of the internal-class Service: %v", left)
+	inIP := waitILB(t, env, in, ilbWant{ports: []string{"80"}, nodes: []string{"node-0"}})
+	waitCondition(t, env, "in", metav1.ConditionTrue, "Synced", inIP)
+	if ext := externalOf(env.Fake.Dump(), in); len(ext) != 0 {
+		t.Errorf("external resources of the internal-class Service: %v", ext)
 	}
 	if cur := getService(t, env, "ext"); cur.Spec.LoadBalancerClass == nil || len(cur.Annotations) != 0 {
 		t.Errorf("the external-class Service was rewritten: class %v, annotations %v", cur.Spec.LoadBalancerClass, cur.Annotations)
@@ -1117,11 +1118,13 @@ func TestLBLegacyClasses(t *testing.T) {
 	deleteService(t, env, "in")
 	waitServiceGone(t, env, lbConvergeTime, "ext", "in")
 	waitNoLeftovers(t, env, lbConvergeTime, ext, in)
+	waitNoResourcesAtAll(t, env, lbConvergeTime)
 }
 
 // TestLBBecomesInternal: a Service that gains the internal annotation must
-// stop being public: its external load balancer is deleted, its IP leaves
-// the status, and the condition and an event say why.
+// stop being public: its external load balancer is deleted and an internal
+// one replaces it, with its IP in the status; the finalizers follow, and
+// an event says why (TestILBSwitchKinds goes both ways).
 func TestLBBecomesInternal(t *testing.T) {
 	env, _ := startLB(t, fakecompute.Config{}, 1)
 	svc := createService(t, env, lbService("db"))
@@ -1132,19 +1135,20 @@ func TestLBBecomesInternal(t *testing.T) {
 	updateService(t, env, "db", func(s *corev1.Service) {
 		s.Annotations = map[string]string{"networking.gke.io/load-balancer-type": "Internal"}
 	})
-	waitCondition(t, env, "db", metav1.ConditionFalse, "InternalLoadBalancerNotSupported", "was deleted")
-	waitNoLeftovers(t, env, lbConvergeTime, svc)
-	eventually(t, lbConvergeTime, "no IP and no gce-ccm finalizer", func(ctx context.Context) (bool, string) {
-		cur := getService(t, env, "db")
-		return len(cur.Status.LoadBalancer.Ingress) == 0 && !slices.Contains(cur.Finalizers, "gke.networking.io/l4-netlb-v1"),
-			fmt.Sprintf("ingress %v, finalizers %v", cur.Status.LoadBalancer.Ingress, cur.Finalizers)
+	internalIP := waitILB(t, env, svc, ilbWant{ports: []string{"80"}, nodes: []string{"node-0"}})
+	waitCondition(t, env, "db", metav1.ConditionTrue, "Synced", internalIP)
+	eventually(t, lbConvergeTime, "no external load balancer", func(context.Context) (bool, string) {
+		left := externalOf(env.Fake.Dump(), svc)
+		return len(left) == 0, fmt.Sprintf("left %v", left)
 	})
+	waitFinalizers(t, env, "db", []string{ilbFinalizer}, []string{netFinalizer})
 	eventually(t, lbConvergeTime, "ExternalLoadBalancerDeleted event", func(ctx context.Context) (bool, string) {
 		n, err := eventCount(ctx, env, "db", "ExternalLoadBalancerDeleted")
 		return err == nil && n > 0, fmt.Sprintf("%d events, %v", n, err)
 	})
 	deleteService(t, env, "db")
 	waitServiceGone(t, env, lbConvergeTime, "db")
+	waitNoResourcesAtAll(t, env, lbConvergeTime)
 }
 
 // TestLBStaticAddressQuota: a project's static address quota is small (3
@@ -1170,7 +1174,10 @@ func TestLBStaticAddressQuota(t *testing.T) {
 	if len(ips) != 10 {
 		t.Errorf("%d distinct IPs, want 10", len(ips))
 	}
-	if d := env.Fake.Dump(); len(d.Addresses) != 0 {
-		t.Errorf("%d addresses left reserved, want none", len(d.Addresses))
-	}
+	// Each release runs once the Service's rule holds the IP, beside the
+	// status write.
+	eventually(t, lbConvergeTime, "no address left reserved", func(context.Context) (bool, string) {
+		d := env.Fake.Dump()
+		return len(d.Addresses) == 0, fmt.Sprintf("%d addresses left reserved, want none", len(d.Addresses))
+	})
 }

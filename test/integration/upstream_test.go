@@ -367,9 +367,10 @@ func stateDiff(before, after map[string]map[string]any) []string {
 // TestUpstreamFixture: gce-ccm adopts the routes and network load balancers
 // that the long-standing GCE provider (kubernetes/cloud-provider-gcp) made,
 // as captured in shared/fixtures/upstream, without writing to GCE except
-// where it deliberately differs; it refuses the internal Service without
-// touching GCE; deleting the Services cleans up everything of theirs; and
-// another cluster's resources stay untouched throughout.
+// where it deliberately differs; it builds the internal load balancer the
+// fixture's internal Service never got (upstream failed on the fake of the
+// time), writing only that; deleting the Services cleans up everything of
+// theirs; and another cluster's resources stay untouched throughout.
 func TestUpstreamFixture(t *testing.T) {
 	objs := readUpstreamObjects(t)
 	oldLB := readUpstreamLBNames(t)
@@ -435,13 +436,13 @@ func TestUpstreamFixture(t *testing.T) {
 	)
 
 	// (a), (b), (c): every external Service synced with its fixture IP, the
-	// internal one refused, and the routes reconciled: the route
+	// internal one built, and the routes reconciled: the route
 	// controller lists, creates what is missing and waits for it before
 	// listing again, so a second list means one whole reconcile is done.
 	for _, name := range external {
 		waitCondition(t, env, name, metav1.ConditionTrue, "Synced")
 	}
-	waitCondition(t, env, internal.Name, metav1.ConditionFalse, "InternalLoadBalancerNotSupported")
+	waitCondition(t, env, internal.Name, metav1.ConditionTrue, "Synced")
 	eventually(t, upstreamConverge, "two route reconciles", func(context.Context) (bool, string) {
 		n := env.Fake.Calls()["routes.list"]["ok"]
 		return n >= 2, fmt.Sprintf("%d route lists", n)
@@ -456,7 +457,12 @@ func TestUpstreamFixture(t *testing.T) {
 	// deliberately names no destination there (the firewall serves every
 	// such LB's IP), and clearing a list takes one update (PUT), or a patch.
 	// Anything else is a finding.
-	allowedWrites := map[string]int{"firewalls.update": 1, "firewalls.patch": 1}
+	// The internal Service's load balancer is built, not adopted: its
+	// writes are the build's (a group and its members per zone, the shared
+	// health check, the backend service, the rule and two firewalls).
+	allowedWrites := map[string]int{"firewalls.update": 1, "firewalls.patch": 1,
+		"instanceGroups.insert": 3, "instanceGroups.addInstances": 3, "healthChecks.insert": 1,
+		"regionBackendServices.insert": 1, "forwardingRules.insert": 1, "firewalls.insert": 2}
 	widened := 0
 	for method, n := range adoptionWrites {
 		if method == "firewalls.update" || method == "firewalls.patch" {
@@ -487,7 +493,13 @@ func TestUpstreamFixture(t *testing.T) {
 			}
 		}
 	}
-	beforeCmp, afterCmp := withoutDestinations(before, hcFWKey), withoutDestinations(after, hcFWKey)
+	internalKeys := []string{"forwardingRule " + lbNameOf(internal), "firewall k8s-fw-" + lbNameOf(internal), "firewall " + upstreamNodesHC + "-hc"}
+	for _, key := range internalKeys {
+		if after[key] == nil {
+			t.Errorf("internal Service's %s not built", key)
+		}
+	}
+	beforeCmp, afterCmp := withoutDestinations(before, hcFWKey), withoutDestinations(withoutKeys(after, internalKeys), hcFWKey)
 	if diff := stateDiff(beforeCmp, afterCmp); len(diff) != 0 {
 		t.Errorf("adoption changed GCE resources:\n%s", strings.Join(diff, "\n"))
 	}
@@ -502,11 +514,8 @@ func TestUpstreamFixture(t *testing.T) {
 			t.Errorf("Service %s: finalizers %v, want upstream's %s and %s kept", name, got, netLBFinalizer, finalizer)
 		}
 	}
-	if got := getService(t, env, internal.Name); ingressIP(got) != "" || !slices.Contains(got.Finalizers, ilbFinalizer) {
-		t.Errorf("internal Service: ingress %v, finalizers %v", got.Status.LoadBalancer, got.Finalizers)
-	}
-	if left := leftovers(adopted, internal); len(left) != 0 {
-		t.Errorf("GCE resources of the internal Service: %v", left)
+	if got := getService(t, env, internal.Name); !strings.HasPrefix(ingressIP(got), "10.128.") || !slices.Contains(got.Finalizers, ilbFinalizer) {
+		t.Errorf("internal Service: ingress %v, finalizers %v; want an IP of the subnetwork and %s", got.Status.LoadBalancer, got.Finalizers, ilbFinalizer)
 	}
 
 	// Quiet afterwards too: one more route reconcile later, nothing more
@@ -586,7 +595,7 @@ func TestUpstreamFixture(t *testing.T) {
 	}
 	var rest []string
 	for key := range final {
-		if !strings.HasPrefix(key, "instance ") && !strings.HasPrefix(key, "route ") && !slices.Contains(foreignKeys, key) {
+		if !strings.HasPrefix(key, "instance ") && !strings.HasPrefix(key, "route ") && !slices.Contains(foreignKeys, key) && !slices.Contains(internalKeys, key) {
 			rest = append(rest, key)
 		}
 	}
@@ -606,9 +615,9 @@ func TestUpstreamFixture(t *testing.T) {
 		}
 	}
 
-	// (e): the internal Service, which never had a GCE resource, goes too:
-	// gce-ccm removes upstream's ILB finalizer since no internal forwarding
-	// rule exists.
+	// (e): the internal Service goes too, with its internal load balancer
+	// and what internal load balancers share (instance groups, the shared
+	// health check), and upstream's ILB finalizer.
 	deleteService(t, env, internal.Name)
 	eventually(t, upstreamConverge, "internal Service gone", func(ctx context.Context) (bool, string) {
 		cur, err := env.Admin.CoreV1().Services(lbNamespace).Get(ctx, internal.Name, metav1.GetOptions{})
@@ -620,6 +629,37 @@ func TestUpstreamFixture(t *testing.T) {
 		}
 		return false, fmt.Sprintf("still there with finalizers %v, deletionTimestamp %v", cur.Finalizers, cur.DeletionTimestamp)
 	})
+	eventually(t, upstreamConverge, "nothing of the internal load balancer left", func(context.Context) (bool, string) {
+		d := env.Fake.Dump()
+		res := resourcesOf(t, d)
+		var left []string
+		for _, key := range internalKeys {
+			if res[key] != nil {
+				left = append(left, key)
+			}
+		}
+		for _, h := range d.HealthChecks {
+			left = append(left, "healthCheck "+h.Name)
+		}
+		for _, b := range d.BackendServices {
+			left = append(left, "backendService "+b.Name)
+		}
+		for _, g := range d.InstanceGroups {
+			left = append(left, "instanceGroup "+g.Name)
+		}
+		return len(left) == 0, fmt.Sprintf("left %v", left)
+	})
+}
+
+// withoutKeys is res without keys.
+func withoutKeys(res map[string]map[string]any, keys []string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for k, v := range res {
+		if !slices.Contains(keys, k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // withoutDestinations is res with the destination ranges of key removed
