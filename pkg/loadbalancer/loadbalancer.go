@@ -276,26 +276,23 @@ func (b *Balancer) UpdateLoadBalancer(ctx context.Context, clusterName string, s
 	if err != nil {
 		return err
 	}
-	var errs []error
+	// The pools (two while the rules move from one to the other) are
+	// independent of each other.
+	var fns []func() error
 	for _, name := range targetPoolNames(lbName) {
-		tp, err := getOptional(ctx, b.api.GetTargetPool, name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if tp == nil {
-			continue
-		}
-		if !ownedByService(tp.GetDescription(), serviceKey(svc)) {
-			errs = append(errs, notOwned("target pool", name, tp.GetDescription(), serviceKey(svc)))
-			continue
-		}
-		add, remove := membershipChanges(hosts, tp.GetInstances())
-		if err := b.changeMembers(ctx, name, add, remove); err != nil {
-			errs = append(errs, err)
-		}
+		fns = append(fns, func() error {
+			tp, err := getOptional(ctx, b.api.GetTargetPool, name)
+			if err != nil || tp == nil {
+				return err
+			}
+			if !ownedByService(tp.GetDescription(), serviceKey(svc)) {
+				return notOwned("target pool", name, tp.GetDescription(), serviceKey(svc))
+			}
+			add, remove := membershipChanges(hosts, tp.GetInstances())
+			return b.changeMembers(ctx, name, add, remove)
+		})
 	}
-	return errors.Join(errs...)
+	return parallel(fns...)
 }
 
 func status(ip string) *v1.LoadBalancerStatus {
