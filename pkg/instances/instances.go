@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
+
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
 )
 
 // Compute is what this package needs from the Compute API.
@@ -169,7 +171,7 @@ func (i *Instances) locate(node *v1.Node) (zone, name string, err error) {
 			return "", "", err
 		}
 		if project != i.opts.Project {
-			return "", "", fmt.Errorf("node %s: provider ID %q is in project %q, not %q", node.Name, id, project, i.opts.Project)
+			return "", "", fmt.Errorf("node %s: provider ID %s is in project %s, not %q", node.Name, quote.Value(id), quote.Value(project), i.opts.Project)
 		}
 		return zone, name, nil
 	}
@@ -238,7 +240,7 @@ func ParseProviderID(id string) (project, zone, name string, err error) {
 	rest, ok := strings.CutPrefix(id, "gce://")
 	parts := strings.Split(rest, "/")
 	if !ok || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return "", "", "", fmt.Errorf("provider ID %q is not of the form gce://<project>/<zone>/<name>", id)
+		return "", "", "", fmt.Errorf("provider ID %s is not of the form gce://<project>/<zone>/<name>", quote.Value(id))
 	}
 	return parts[0], parts[1], parts[2], nil
 }

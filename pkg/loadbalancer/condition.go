@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
 )
 
 // The condition EnsureLoadBalancer keeps in a Service's status.conditions.
@@ -86,6 +88,7 @@ func syncedCondition(svc *v1.Service, ip string, err error) (cond metav1.Conditi
 	default:
 		return metav1.Condition{}, false
 	}
+	cond.Message = quote.Message(cond.Message, quote.MaxConditionMessage)
 	return cond, true
 }
 

@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
 )
 
 // observedInternal is what exists of a Service's internal load balancer.
@@ -81,8 +82,8 @@ func (b *Balancer) observeInternal(ctx context.Context, sp *internalSpec, cluste
 	if fr := o.rule; fr != nil {
 		switch {
 		case fr.GetLoadBalancingScheme() != "INTERNAL":
-			errs = append(errs, fmt.Errorf("forwarding rule %s exists with scheme %s (description %q); gce-ccm builds no internal load balancer beside it",
-				fr.GetName(), cmp.Or(fr.GetLoadBalancingScheme(), "EXTERNAL"), fr.GetDescription()))
+			errs = append(errs, fmt.Errorf("forwarding rule %s exists with scheme %s (description %s); gce-ccm builds no internal load balancer beside it",
+				fr.GetName(), cmp.Or(fr.GetLoadBalancingScheme(), "EXTERNAL"), quote.Value(fr.GetDescription())))
 		case !ownedByService(fr.GetDescription(), sp.key):
 			notOurs("forwarding rule", fr.GetName(), fr.GetDescription(), sp.key)
 		}

@@ -26,6 +26,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
 )
 
 // Compute is what load balancers need from the Compute API. Addresses,
@@ -312,16 +313,20 @@ func (b *Balancer) clusterID() (string, error) {
 		return "", err
 	}
 	if name := nodesHealthCheckFirewallName(id); !gce.ValidName(name) {
-		return "", fmt.Errorf("cluster id %q makes the GCE name %q, which is not valid (lowercase letters, digits and dashes, at most 63 characters); "+
-			"fix the ConfigMap kube-system/ingress-uid", id, name)
+		return "", fmt.Errorf("cluster id %s makes the GCE name %s, which is not valid (lowercase letters, digits and dashes, at most 63 characters); "+
+			"fix the ConfigMap kube-system/ingress-uid", quote.Value(id), quote.Value(name))
 	}
 	return id, nil
 }
 
+// maxEventMessage bounds the message of an event this package records: the
+// values in it come from users and grow with the number of nodes.
+const maxEventMessage = 4096
+
 // event records an event on the Service when a recorder is configured.
 func (b *Balancer) event(svc *v1.Service, eventtype, reason, messageFmt string, args ...any) {
 	if b.opts.Events != nil {
-		b.opts.Events.Eventf(svc, eventtype, reason, messageFmt, args...)
+		b.opts.Events.Eventf(svc, eventtype, reason, "%s", quote.Message(fmt.Sprintf(messageFmt, args...), maxEventMessage))
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	cloudprovider "k8s.io/cloud-provider"
 	"k8s.io/klog/v2"
+
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
 )
 
 // hosts returns the instance URLs of the nodes that may receive traffic,
@@ -82,7 +84,7 @@ func (b *Balancer) instanceLink(ctx context.Context, n *v1.Node) (string, error)
 		rest, ok := strings.CutPrefix(id, "gce://")
 		parts := strings.Split(rest, "/")
 		if !ok || len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-			return "", &unusableNode{n.Name, fmt.Sprintf("provider ID %q is not of the form gce://<project>/<zone>/<name>", id)}
+			return "", &unusableNode{n.Name, fmt.Sprintf("provider ID %s is not of the form gce://<project>/<zone>/<name>", quote.Value(id))}
 		}
 		if r := regionOfZone(parts[1]); r != b.opts.Region {
 			return "", &unusableNode{n.Name, fmt.Sprintf("its VM is in zone %s, outside region %s (a target pool holds VMs of its own region only)", parts[1], b.opts.Region)}

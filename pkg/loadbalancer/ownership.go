@@ -1,6 +1,10 @@
 package loadbalancer
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
+)
 
 // The ownership checks. A resource with one of our names that fails its
 // check was made by someone else: it is never modified or deleted.
@@ -36,8 +40,8 @@ type ownershipError struct {
 }
 
 func (e *ownershipError) Error() string {
-	return fmt.Sprintf("%s %s exists but does not belong to %s (its description is %q); gce-ccm does not modify or delete it. "+
-		"Rename or delete it, or recreate the Service to get another name", e.kind, e.name, e.owner, e.description)
+	return fmt.Sprintf("%s %s exists but does not belong to %s (its description is %s); gce-ccm does not modify or delete it. "+
+		"Rename or delete it, or recreate the Service to get another name", e.kind, e.name, e.owner, quote.Value(e.description))
 }
 
 func notOwned(kind, name, description, owner string) error {

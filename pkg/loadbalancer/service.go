@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
 )
 
 // Annotations this package reads.
@@ -56,7 +58,7 @@ type InputError struct {
 }
 
 func (e *InputError) Error() string {
-	return fmt.Sprintf("%s %q: %s", e.Field, e.Value, e.Reason)
+	return fmt.Sprintf("%s %s: %s", e.Field, quote.Value(e.Value), e.Reason)
 }
 
 // spec is what a Service asks of its load balancer, validated.

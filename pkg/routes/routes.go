@@ -17,6 +17,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
+	"github.com/gce-ccm/gce-ccm/pkg/quote"
 )
 
 // Compute is what routes need from the Compute API; every call is in the
@@ -208,7 +209,8 @@ func (r *Routes) owned(gr *computepb.Route, prefix string) bool {
 func (r *Routes) CreateRoute(ctx context.Context, clusterName, nameHint string, route *cloudprovider.Route) error {
 	cidr, err := netip.ParsePrefix(route.DestinationCIDR)
 	if err != nil {
-		return fmt.Errorf("pod CIDR %q of node %s is not a CIDR: %w", route.DestinationCIDR, route.TargetNode, err)
+		// Not wrapped: the parser's error repeats the whole value.
+		return fmt.Errorf("pod CIDR %s of node %s is not a CIDR", quote.Value(route.DestinationCIDR), route.TargetNode)
 	}
 	name := routeName(clusterName, nameHint, cidr.Masked())
 	logger := klog.FromContext(ctx).WithValues("route", name, "node", route.TargetNode)
@@ -305,9 +307,9 @@ func (r *Routes) insert(ctx context.Context, want *computepb.Route) error {
 var ErrNameTaken = errors.New("route name taken by a route that is not ours")
 
 func nameTakenError(have *computepb.Route) error {
-	return fmt.Errorf("%w: route %s exists but is not a pod route of this cluster (description %q, network %s, destRange %s, next hop %s); "+
+	return fmt.Errorf("%w: route %s exists but is not a pod route of this cluster (description %s, network %s, destRange %s, next hop %s); "+
 		"not using or touching it. Delete or rename it if the node's pod CIDR should be routed",
-		ErrNameTaken, have.GetName(), have.GetDescription(), lastSegment(have.GetNetwork()), have.GetDestRange(), have.GetNextHopInstance())
+		ErrNameTaken, have.GetName(), quote.Value(have.GetDescription()), lastSegment(have.GetNetwork()), have.GetDestRange(), have.GetNextHopInstance())
 }
 
 // needsUpdate reports whether an existing route differs from the wanted one
