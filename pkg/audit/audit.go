@@ -1,7 +1,8 @@
 // Package audit finds the GCE resources a cluster leaked: those that carry
-// the cluster's ownership markers (pod routes, and the addresses, forwarding
+// the cluster's ownership markers (pod routes; the addresses, forwarding
 // rules, target pools, legacy HTTP health checks and firewalls of network
-// load balancers) but that no Node or Service of the cluster accounts for,
+// load balancers; the backend services, health checks and instance groups
+// of internal ones) but that no Node or Service of the cluster accounts for,
 // and the resources a LoadBalancer Service should have but lacks. It can
 // delete the leaks.
 //
@@ -10,8 +11,9 @@
 // what it may delete: a load balancer's resources name a Service
 // ("namespace/name") but no cluster, so a load balancer whose Service is
 // gone is deleted only when something ties it to this cluster (its target
-// pool serves this cluster's node VMs or uses its shared health check, or a
-// firewall of it targets only this cluster's node tags). Everything else
+// pool serves this cluster's node VMs or uses its shared health check, its
+// backend service uses the cluster's instance groups or shared health
+// check, or a firewall of it targets only this cluster's node tags). Everything else
 // that looks like it is listed as skipped, with the reason, and never
 // deleted.
 package audit
@@ -52,6 +54,10 @@ const (
 	KindTargetPool      Kind = "targetPool"
 	KindHTTPHealthCheck Kind = "httpHealthCheck"
 	KindFirewall        Kind = "firewall"
+	// The kinds of internal load balancers.
+	KindBackendService Kind = "backendService"
+	KindHealthCheck    Kind = "healthCheck"
+	KindInstanceGroup  Kind = "instanceGroup"
 )
 
 // Finding is one resource the audit reports.
@@ -59,6 +65,8 @@ type Finding struct {
 	Status Status `json:"status"`
 	Kind   Kind   `json:"kind"`
 	Name   string `json:"name"`
+	// Zone is an instance group's.
+	Zone string `json:"zone,omitempty"`
 	// Owner is what the resource is (or was) for: "Service ns/name",
 	// "node name", "cluster <id>".
 	Owner  string `json:"owner,omitempty"`
@@ -95,6 +103,11 @@ type Inventory struct {
 	TargetPools     []*computepb.TargetPool
 	Firewalls       []*computepb.Firewall
 	HealthChecks    []*gce.HTTPHealthCheck
+	// Internal load balancers: regional backend services, health checks of
+	// the healthChecks API, the cluster's instance groups (k8s-ig--*).
+	BackendServices []*computepb.BackendService
+	InternalChecks  []*computepb.HealthCheck
+	InstanceGroups  []*computepb.InstanceGroup
 }
 
 // Counts sums findings by status.
@@ -123,7 +136,8 @@ func Count(fs []Finding) Counts {
 var statusOrder = map[Status]int{Leaked: 0, Missing: 1, Skipped: 2}
 
 var kindOrder = map[Kind]int{
-	KindRoute: 0, KindForwardingRule: 1, KindAddress: 2, KindTargetPool: 3, KindHTTPHealthCheck: 4, KindFirewall: 5,
+	KindRoute: 0, KindForwardingRule: 1, KindAddress: 2, KindTargetPool: 3, KindBackendService: 4, KindHTTPHealthCheck: 5,
+	KindHealthCheck: 6, KindInstanceGroup: 7, KindFirewall: 8,
 }
 
 // sortFindings orders findings by status, kind and name.

@@ -80,6 +80,23 @@ func lbResources(inv *Inventory, lbName, key, hcID string, tags []string, vms ..
 		Description: ptr(fmt.Sprintf(`{"kubernetes.io/service-name":%q, "kubernetes.io/service-ip":"203.0.113.9"}`, key))})
 }
 
+// ilbResources are a complete internal load balancer of Service key named
+// lbName with the cluster's shared resources.
+func ilbResources(inv *Inventory, lbName, key, clusterID string) {
+	ig := gce.SelfLinkPrefix + "projects/p1/zones/" + zone + "/instanceGroups/k8s-ig--" + clusterID
+	hc := gce.SelfLinkPrefix + "projects/p1/global/healthChecks/k8s-" + clusterID + "-node"
+	bs := gce.SelfLinkPrefix + "projects/p1/regions/us-central1/backendServices/" + lbName
+	inv.ForwardingRules = append(inv.ForwardingRules, &computepb.ForwardingRule{Name: ptr(lbName), Description: svcDesc(key),
+		IPAddress: ptr("10.128.0.9"), IPProtocol: ptr("TCP"), LoadBalancingScheme: ptr("INTERNAL"), BackendService: ptr(bs)})
+	inv.BackendServices = append(inv.BackendServices, &computepb.BackendService{Name: ptr(lbName), Description: svcDesc(key),
+		Backends: []*computepb.Backend{{Group: ptr(ig)}}, HealthChecks: []string{hc}})
+	inv.InternalChecks = append(inv.InternalChecks, &computepb.HealthCheck{Name: ptr("k8s-" + clusterID + "-node")})
+	inv.InstanceGroups = append(inv.InstanceGroups, &computepb.InstanceGroup{Name: ptr("k8s-ig--" + clusterID), Zone: ptr(zone), SelfLink: ptr(ig)})
+	inv.Firewalls = append(inv.Firewalls,
+		&computepb.Firewall{Name: ptr("k8s-fw-" + lbName), Description: ptr(fmt.Sprintf(`{"kubernetes.io/service-name":%q, "kubernetes.io/service-ip":"10.128.0.9"}`, key))},
+		&computepb.Firewall{Name: ptr("k8s-" + clusterID + "-node-hc")})
+}
+
 func sharedHC(inv *Inventory, clusterID string) {
 	name := "k8s-" + clusterID + "-node"
 	inv.HealthChecks = append(inv.HealthChecks, &gce.HTTPHealthCheck{Name: name, Description: fmt.Sprintf(`{"kubernetes.io/service-name":%q}`, name)})
@@ -180,8 +197,8 @@ func TestClassify(t *testing.T) {
 		want: []brief{
 			{Leaked, KindForwardingRule, lb, "uses this cluster's health check k8s-" + id + "-node"},
 			{Leaked, KindTargetPool, lb, "no such Service"},
-			{Leaked, KindHTTPHealthCheck, "k8s-" + id + "-node", "no target pool uses it"},
-			{Leaked, KindFirewall, "k8s-" + id + "-node-http-hc", "health check it serves is gone or leaked"},
+			{Leaked, KindHTTPHealthCheck, "k8s-" + id + "-node", "nothing the cluster accounts for uses it"},
+			{Leaked, KindFirewall, "k8s-" + id + "-node-http-hc", "shared node health check firewall; nothing"},
 			{Leaked, KindFirewall, "k8s-fw-" + lb, "no such Service"},
 			{Skipped, KindAddress, "my-ip", "user's reserved address"},
 		},
@@ -213,9 +230,41 @@ func TestClassify(t *testing.T) {
 			{Leaked, KindForwardingRule, lb, "Service default/web is type ClusterIP, not LoadBalancer"},
 			{Leaked, KindTargetPool, lb, "ClusterIP"},
 			{Leaked, KindTargetPool, otherLB, "asks for an internal load balancer"},
-			{Leaked, KindHTTPHealthCheck, "k8s-" + id + "-node", "no target pool uses it"},
-			{Leaked, KindFirewall, "k8s-" + id + "-node-http-hc", "gone or leaked"},
+			{Leaked, KindHTTPHealthCheck, "k8s-" + id + "-node", "nothing the cluster accounts for uses it"},
+			{Leaked, KindFirewall, "k8s-" + id + "-node-http-hc", "shared node health check firewall; nothing"},
 			{Leaked, KindFirewall, "k8s-fw-" + lb, "ClusterIP"},
+			{Missing, KindForwardingRule, otherLB, "no internal forwarding rule"},
+			{Missing, KindBackendService, otherLB, "no backend service"},
+			{Missing, KindHealthCheck, "k8s-" + id + "-node", "shared node health check of internal load balancers"},
+			{Missing, KindInstanceGroup, "k8s-ig--" + id, "no instance group"},
+			{Missing, KindFirewall, "k8s-" + id + "-node-hc", "firewall of internal load balancers"},
+			{Missing, KindFirewall, "k8s-fw-" + otherLB, "firewall for its clients"},
+		},
+	}, {
+		name: "an internal Service's load balancer, with a target pool left from its external one",
+		change: func(inv *Inventory) {
+			in := service("int", svcUID, v1.ServiceTypeLoadBalancer)
+			in.Annotations = map[string]string{"networking.gke.io/load-balancer-type": "Internal"}
+			inv.Services = append(inv.Services, in)
+			ilbResources(inv, lb, "default/int", id)
+			inv.TargetPools = append(inv.TargetPools, &computepb.TargetPool{Name: ptr(lb), Description: svcDesc("default/int")})
+		},
+		want: []brief{{Leaked, KindTargetPool, lb, "asks for an internal load balancer: its external one must go"}},
+	}, {
+		name: "an internal load balancer of a deleted Service, its instance group and shared health check; another cluster's group",
+		change: func(inv *Inventory) {
+			ilbResources(inv, lb, "default/int", id)
+			inv.InstanceGroups = append(inv.InstanceGroups, &computepb.InstanceGroup{Name: ptr("k8s-ig--ffff"), Zone: ptr(zone),
+				SelfLink: ptr(gce.SelfLinkPrefix + "projects/p1/zones/" + zone + "/instanceGroups/k8s-ig--ffff")})
+		},
+		want: []brief{
+			{Leaked, KindForwardingRule, lb, "no such Service default/int; it is this cluster's: backend service " + lb + " uses this cluster's instance group k8s-ig--" + id},
+			{Leaked, KindBackendService, lb, "no such Service"},
+			{Leaked, KindHealthCheck, "k8s-" + id + "-node", "nothing the cluster accounts for uses it"},
+			{Leaked, KindInstanceGroup, "k8s-ig--" + id, "nothing the cluster accounts for uses it"},
+			{Leaked, KindFirewall, "k8s-" + id + "-node-hc", "nothing the cluster accounts for uses it"},
+			{Leaked, KindFirewall, "k8s-fw-" + lb, "no such Service"},
+			{Skipped, KindInstanceGroup, "k8s-ig--ffff", "another cluster's"},
 		},
 	}, {
 		name: "a LoadBalancer Service with nothing in GCE",
@@ -276,8 +325,8 @@ func TestClassify(t *testing.T) {
 		},
 		want: []brief{
 			{Leaked, KindTargetPool, otherLB, "uses this cluster's health check"},
-			{Leaked, KindHTTPHealthCheck, "k8s-" + id + "-node", "no target pool uses it"},
-			{Leaked, KindFirewall, "k8s-" + id + "-node-http-hc", "gone or leaked"},
+			{Leaked, KindHTTPHealthCheck, "k8s-" + id + "-node", "nothing the cluster accounts for uses it"},
+			{Leaked, KindFirewall, "k8s-" + id + "-node-http-hc", "shared node health check firewall; nothing"},
 		},
 	}}
 	for _, tc := range tests {
@@ -341,6 +390,12 @@ func (f *fakeCompute) DeleteFirewall(ctx context.Context, n string) error {
 func (f *fakeCompute) DeleteHTTPHealthCheck(ctx context.Context, n string) error {
 	return f.del("httpHealthCheck")(ctx, n)
 }
+func (f *fakeCompute) DeleteInstanceGroup(ctx context.Context, zone, n string) error {
+	return f.del("instanceGroup")(ctx, zone+"/"+n)
+}
+func (f *fakeCompute) DeleteRegionBackendService(ctx context.Context, n string) error {
+	return f.del("backendService")(ctx, n)
+}
 
 func TestDelete(t *testing.T) {
 	t.Parallel()
@@ -354,10 +409,13 @@ func TestDelete(t *testing.T) {
 		leak(KindRoute, "r1"),
 		leak(KindRoute, "r2"),
 		leak(KindFirewall, "k8s-fw-a1"),
+		{Status: Leaked, Kind: KindInstanceGroup, Name: "k8s-ig--c1", Zone: "z1"},
+		leak(KindBackendService, "a2"),
 		{Status: Skipped, Kind: KindAddress, Name: "mine"},
 		{Status: Missing, Kind: KindFirewall, Name: "k8s-fw-a2"},
 	}
 	again := slices.Clone(fs[:6]) // r2 and k8s-fw-a1 are no longer leaked
+	again = append(again, fs[8], fs[9])
 	again = append(again, Finding{Status: Skipped, Kind: KindFirewall, Name: "k8s-fw-a1"})
 	inUse := &googleapi.Error{Code: 400, Errors: []googleapi.ErrorItem{{Reason: "resourceInUseByAnotherResource"}}}
 	api := &fakeCompute{errs: map[string]error{
@@ -378,6 +436,8 @@ func TestDelete(t *testing.T) {
 		"route r1":                     ResultDeleted,
 		"route r2":                     resultResolved,
 		"firewall k8s-fw-a1":           resultResolved,
+		"instanceGroup k8s-ig--c1":     ResultDeleted,
+		"backendService a2":            ResultDeleted,
 		"address mine":                 "",
 		"firewall k8s-fw-a2":           "",
 	}
@@ -391,8 +451,11 @@ func TestDelete(t *testing.T) {
 	if order["forwardingRule a1"] > order["targetPool a1"] || order["targetPool a1"] > order["httpHealthCheck k8s-c1-node"] {
 		t.Errorf("deletes out of dependency order: %v", api.calls)
 	}
-	if len(api.calls) != 5 {
-		t.Errorf("deletes %v, want the rule, the address, the pool, the route r1 and the health check", api.calls)
+	if len(api.calls) != 7 || !slices.Contains(api.calls, "instanceGroup z1/k8s-ig--c1") {
+		t.Errorf("deletes %v, want the rule, the address, the pool, the route r1, the health check, the backend service and the group in its zone", api.calls)
+	}
+	if order["backendService a2"] > order["instanceGroup z1/k8s-ig--c1"] {
+		t.Errorf("instance group deleted before the backend service: %v", api.calls)
 	}
 	if code := exitCode(got); code != ExitError && code != ExitFound {
 		t.Errorf("exit code %d with a leak kept in use", code)

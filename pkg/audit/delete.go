@@ -44,15 +44,16 @@ func Decline(fs []Finding) []Finding {
 // that nothing that changed meanwhile, such as a Service created again, is
 // deleted), and returns fs with each leak's result. The order is the
 // controllers': forwarding rules (and, independent of everything, routes
-// and firewalls), then addresses and target pools, then health checks, then
-// the firewall of the shared health check once that is gone. A resource
+// and firewalls), then addresses, target pools and backend services, then
+// health checks and instance groups, then the firewall of a shared health
+// check once that is gone. A resource
 // already gone is success; one still in use is kept.
 func Delete(ctx context.Context, api Compute, fs, again []Finding) []Finding {
 	out := append([]Finding(nil), fs...)
 	still := map[string]bool{}
 	for _, f := range again {
 		if f.Status == Leaked {
-			still[string(f.Kind)+"/"+f.Name] = true
+			still[string(f.Kind)+"/"+f.Zone+"/"+f.Name] = true
 		}
 	}
 	var stages [4][]int
@@ -60,16 +61,16 @@ func Delete(ctx context.Context, api Compute, fs, again []Finding) []Finding {
 		if f.Status != Leaked {
 			continue
 		}
-		if !still[string(f.Kind)+"/"+f.Name] {
+		if !still[string(f.Kind)+"/"+f.Zone+"/"+f.Name] {
 			out[i].Result = resultResolved
 			continue
 		}
 		switch {
-		case f.Kind == KindFirewall && nodesHCFWRE.MatchString(f.Name):
+		case f.Kind == KindFirewall && (nodesHCFWRE.MatchString(f.Name) || ilbHCFWRE.MatchString(f.Name)):
 			stages[3] = append(stages[3], i)
-		case f.Kind == KindHTTPHealthCheck:
+		case f.Kind == KindHTTPHealthCheck || f.Kind == KindHealthCheck || f.Kind == KindInstanceGroup:
 			stages[2] = append(stages[2], i)
-		case f.Kind == KindAddress || f.Kind == KindTargetPool:
+		case f.Kind == KindAddress || f.Kind == KindTargetPool || f.Kind == KindBackendService:
 			stages[1] = append(stages[1], i)
 		default:
 			stages[0] = append(stages[0], i)
@@ -77,13 +78,17 @@ func Delete(ctx context.Context, api Compute, fs, again []Finding) []Finding {
 	}
 	for stage, idx := range stages {
 		if stage == 3 {
-			// The shared firewall goes only with its health check.
+			// A shared health check's firewall goes only with the check.
 			for _, j := range stages[2] {
 				if !nodesHCRE.MatchString(out[j].Name) || out[j].Result == ResultDeleted || out[j].Result == ResultGone {
 					continue
 				}
+				fw := out[j].Name + "-http-hc"
+				if out[j].Kind == KindHealthCheck {
+					fw = out[j].Name + "-hc"
+				}
 				for _, i := range idx {
-					if out[i].Name == out[j].Name+"-http-hc" {
+					if out[i].Name == fw {
 						out[i].Result = resultKept + "its health check " + out[j].Name + " was not deleted"
 					}
 				}
@@ -113,6 +118,9 @@ func deleteOne(ctx context.Context, api Compute, f Finding) string {
 		KindTargetPool:      api.DeleteTargetPool,
 		KindFirewall:        api.DeleteFirewall,
 		KindHTTPHealthCheck: api.DeleteHTTPHealthCheck,
+		KindBackendService:  api.DeleteRegionBackendService,
+		KindHealthCheck:     api.DeleteHealthCheck,
+		KindInstanceGroup:   func(ctx context.Context, name string) error { return api.DeleteInstanceGroup(ctx, f.Zone, name) },
 	}[f.Kind]
 	if del == nil {
 		return resultKept + "the audit does not delete a " + string(f.Kind)

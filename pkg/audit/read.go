@@ -26,6 +26,9 @@ type Compute interface {
 	ListTargetPools(ctx context.Context, filter string) ([]*computepb.TargetPool, error)
 	ListFirewalls(ctx context.Context, filter string) ([]*computepb.Firewall, error)
 	ListHTTPHealthChecks(ctx context.Context, filter string) ([]*gce.HTTPHealthCheck, error)
+	ListRegionBackendServices(ctx context.Context, filter string) ([]*computepb.BackendService, error)
+	ListHealthChecks(ctx context.Context, filter string) ([]*computepb.HealthCheck, error)
+	ListInstanceGroups(ctx context.Context, filter string) ([]*computepb.InstanceGroup, error)
 
 	DeleteRoute(ctx context.Context, name string) error
 	DeleteAddress(ctx context.Context, name string) error
@@ -33,6 +36,9 @@ type Compute interface {
 	DeleteTargetPool(ctx context.Context, name string) error
 	DeleteFirewall(ctx context.Context, name string) error
 	DeleteHTTPHealthCheck(ctx context.Context, name string) error
+	DeleteRegionBackendService(ctx context.Context, name string) error
+	DeleteHealthCheck(ctx context.Context, name string) error
+	DeleteInstanceGroup(ctx context.Context, zone, name string) error
 }
 
 // Scope is where the cluster's resources are and what names them.
@@ -52,10 +58,10 @@ func Read(ctx context.Context, api Compute, kube kubernetes.Interface, sc Scope)
 	inv := &Inventory{ClusterName: sc.ClusterName, ClusterID: sc.ClusterID, Project: sc.Project, Region: sc.Region,
 		NetworkURL: sc.NetworkURL, NodeTags: sc.NodeTags, CheckRoutes: sc.CheckRoutes}
 	// Routes with the cluster's prefix, whatever their description and
-	// network, so that lookalikes are reported; firewalls named k8s-*, the
-	// prefix of every firewall gce-ccm makes. Addresses, rules, pools and
-	// health checks are read whole: a user's address holding a leaked
-	// rule's IP has any name.
+	// network, so that lookalikes are reported; instance groups named
+	// k8s-ig--*. The rest is read whole: a user's address holding a leaked
+	// rule's IP has any name, and so do the firewalls of internal load
+	// balancers' own health checks (<lb>-hc).
 	routeFilter := fmt.Sprintf(`name eq "%s.*"`, regexp.QuoteMeta(routes.NamePrefix(sc.ClusterName)))
 	err := parallel(
 		func() (err error) { inv.Nodes, err = listNodes(ctx, kube); return err },
@@ -65,8 +71,17 @@ func Read(ctx context.Context, api Compute, kube kubernetes.Interface, sc Scope)
 		func() (err error) { inv.Addresses, err = api.ListAddresses(ctx, ""); return err },
 		func() (err error) { inv.ForwardingRules, err = api.ListForwardingRules(ctx, ""); return err },
 		func() (err error) { inv.TargetPools, err = api.ListTargetPools(ctx, ""); return err },
-		func() (err error) { inv.Firewalls, err = api.ListFirewalls(ctx, `name eq "k8s-.*"`); return err },
+		func() (err error) { inv.Firewalls, err = api.ListFirewalls(ctx, ""); return err },
 		func() (err error) { inv.HealthChecks, err = api.ListHTTPHealthChecks(ctx, ""); return err },
+		func() (err error) {
+			inv.BackendServices, err = api.ListRegionBackendServices(ctx, `name eq ".*"`)
+			return err
+		},
+		func() (err error) { inv.InternalChecks, err = api.ListHealthChecks(ctx, ""); return err },
+		func() (err error) {
+			inv.InstanceGroups, err = api.ListInstanceGroups(ctx, `name eq "k8s-ig--.*"`)
+			return err
+		},
 	)
 	if err != nil {
 		return nil, err

@@ -76,3 +76,21 @@ func optionalFilter(filter string) *string {
 	}
 	return &filter
 }
+
+// ListHealthChecks lists the project's health checks of the healthChecks
+// API (those of internal load balancers) that match filter ("" for all),
+// in pages of 500.
+func (c *Cloud) ListHealthChecks(ctx context.Context, filter string) ([]*computepb.HealthCheck, error) {
+	var out []*computepb.HealthCheck
+	err := c.read(ctx, "healthChecks.list", func(ctx context.Context) error {
+		var err error
+		out, err = drain(c.healthChecks.List(ctx, &computepb.ListHealthChecksRequest{
+			Project: c.cfg.ProjectID, Filter: optionalFilter(filter), MaxResults: ptr(uint32(500)),
+		}))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list health checks (filter %s): %w", filter, err)
+	}
+	return out, nil
+}

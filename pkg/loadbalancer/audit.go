@@ -26,6 +26,12 @@ type ResourceNames struct {
 	// externalTrafficPolicy Local.
 	LocalHealthCheck         string
 	LocalHealthCheckFirewall string
+	// An internal load balancer's own backend service and, for
+	// externalTrafficPolicy Local, its own health check (healthChecks API)
+	// and that check's firewall. Its client firewall is Firewall.
+	BackendService              string
+	InternalHealthCheck         string
+	InternalHealthCheckFirewall string
 }
 
 // NamesOf returns the names of load balancer lbName's resources.
@@ -38,7 +44,54 @@ func NamesOf(lbName string) ResourceNames {
 		DenyFirewall:             denyFirewallName(lbName),
 		LocalHealthCheck:         localHealthCheckName(lbName),
 		LocalHealthCheckFirewall: localHealthCheckFirewallName(lbName),
+
+		BackendService:              backendServiceName(lbName, "", false, nil, ""),
+		InternalHealthCheck:         internalHealthCheckName(lbName, "", false),
+		InternalHealthCheckFirewall: internalHealthCheckFirewallName(internalHealthCheckName(lbName, "", false)),
 	}
+}
+
+// InstanceGroupName is the cluster's instance group in each zone, which its
+// internal load balancers share.
+func InstanceGroupName(clusterID string) string { return instanceGroupName(clusterID) }
+
+// IsSharedBackendServiceName reports whether name is one of the cluster's
+// shared backend service names.
+func IsSharedBackendServiceName(name, clusterID string) bool {
+	return isSharedBackendServiceName(name, clusterID)
+}
+
+// InternalHealthCheckFirewallName is the firewall of an internal load
+// balancer's health check hcName (the shared k8s-<cluster-id>-node or its
+// own).
+func InternalHealthCheckFirewallName(hcName string) string {
+	return internalHealthCheckFirewallName(hcName)
+}
+
+// OwnedInternalHealthCheck is the ownership check of an internal load
+// balancer's health check: a Service's own names the Service, the shared
+// one carries no description.
+func OwnedInternalHealthCheck(description, key string, shared bool) bool {
+	return ownedInternalHealthCheck(description, key, shared)
+}
+
+// OwnedInternalHealthCheckFirewall is the ownership check of the firewall of
+// an internal load balancer's health check (no description).
+func OwnedInternalHealthCheckFirewall(description string) bool {
+	return ownedHealthCheckFirewall(description)
+}
+
+// OwnedSharedBackendService is the ownership check of a shared backend
+// service: one of the cluster's names and no description.
+func OwnedSharedBackendService(bs *computepb.BackendService, clusterID string) bool {
+	return isSharedBackendServiceName(bs.GetName(), clusterID) && bs.GetDescription() == ""
+}
+
+// SharesBackendService reports whether an internal Service asks for a
+// shared backend service.
+func SharesBackendService(svc *v1.Service) bool {
+	sp, err := parseInternalService(svc)
+	return err == nil && sp.shareBackend
 }
 
 // ForwardingRuleNameFor is the name of the rule of a protocol that does not
@@ -96,15 +149,13 @@ func HealthCheckURL(project, name string) string { return healthCheckURL(project
 // SameResource compares two resource URLs by their path from projects/ on.
 func SameResource(a, b string) bool { return sameResource(a, b) }
 
-// Builds reports whether gce-ccm builds a Service's load balancer: an
-// external network load balancer with a target pool. When it does not, why
-// says who does, or what the Service asks for instead. A Service with an
+// Builds reports whether gce-ccm builds a Service's load balancer (an
+// external network load balancer with a target pool, or an internal
+// passthrough one). When it does not, why says who does. A Service with an
 // annotation gce-ccm cannot read still has an external load balancer.
 func Builds(svc *v1.Service) (ok bool, why string) {
 	k, _ := serviceKind(svc)
 	switch k {
-	case kindInternal:
-		return false, "asks for an internal load balancer"
 	case kindForeignClass:
 		return false, "has loadBalancerClass " + *serviceClass(svc) + ", another controller's"
 	case kindRBS:
@@ -114,16 +165,25 @@ func Builds(svc *v1.Service) (ok bool, why string) {
 }
 
 // WantsInternal reports whether a Service asks for an internal load
-// balancer, so that its external one, if any, must go.
+// balancer (so that its external one, if any, must go; and the other way
+// round).
 func WantsInternal(svc *v1.Service) bool {
 	k, _ := serviceKind(svc)
 	return k == kindInternal
 }
 
-// ForeignRule reports whether a forwarding rule is not of the kind this
-// package builds (an internal rule, or one with a backend service), and so
-// another controller's even when it has a load balancer's name.
-func ForeignRule(fr *computepb.ForwardingRule) bool { return !targetPoolRule(fr) }
+// ForeignRule reports whether a forwarding rule is of neither kind this
+// package builds (an external rule with a target pool, an INTERNAL one),
+// and so another controller's even when it has a load balancer's name.
+func ForeignRule(fr *computepb.ForwardingRule) bool {
+	return !targetPoolRule(fr) && !InternalRule(fr)
+}
+
+// InternalRule reports whether a forwarding rule is an internal load
+// balancer's.
+func InternalRule(fr *computepb.ForwardingRule) bool {
+	return fr.GetLoadBalancingScheme() == "INTERNAL"
+}
 
 // NodeTagOf is the tag the firewalls target on a node VM when gce.conf sets
 // no node-tags: its longest tag that is a prefix of its name, "" when none

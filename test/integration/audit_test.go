@@ -95,7 +95,43 @@ func resourceSet(d *fakecompute.Dump) []string {
 	for _, h := range d.HTTPHealthChecks {
 		out = append(out, "httpHealthCheck "+h.Name)
 	}
+	for _, b := range d.BackendServices {
+		out = append(out, "backendService "+b.Name)
+	}
+	for _, h := range d.HealthChecks {
+		out = append(out, "healthCheck "+h.Name)
+	}
+	for _, g := range d.InstanceGroups {
+		out = append(out, "instanceGroup "+g.Name)
+	}
 	slices.Sort(out)
+	return out
+}
+
+// internal asks for an internal load balancer.
+func internal(s *corev1.Service) {
+	s.Annotations = map[string]string{"networking.gke.io/load-balancer-type": "Internal"}
+}
+
+// waitSynced waits until the manager reports the Service's load balancer
+// built: condition LoadBalancerSynced True and an ingress IP.
+func waitSynced(t *testing.T, env *harness.Env, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		waitCondition(t, env, name, metav1.ConditionTrue, "Synced")
+		waitIngress(t, env, name)
+	}
+}
+
+// ofLB lists "kind name" of the resources whose names contain a load
+// balancer's name.
+func ofLB(d *fakecompute.Dump, svc *corev1.Service) []string {
+	var out []string
+	for _, r := range resourceSet(d) {
+		if strings.Contains(r, lbNameOf(svc)) {
+			out = append(out, r)
+		}
+	}
 	return out
 }
 
@@ -144,16 +180,23 @@ func waitLocalLB(t *testing.T, env *harness.Env, name string, instances ...strin
 }
 
 // TestAuditHealthyCluster: in a cluster whose routes and load balancers
-// are all accounted for, the audit reports nothing and exits 0, and
+// (external and internal, Cluster and Local traffic policy) are all
+// accounted for, the audit reports nothing and exits 0, and
 // --delete --yes writes nothing.
 func TestAuditHealthyCluster(t *testing.T) {
 	env, m, _ := auditCluster(t, 2)
 	nodes := []string{"node-0", "node-1"}
 	web := createService(t, env, lbService("web"))
 	createService(t, env, lbService("local", localPolicy))
+	createService(t, env, lbService("int", internal))
+	createService(t, env, lbService("int-local", internal, localPolicy))
 	waitLB(t, env, web, lbWant{portRanges: []string{"TCP 80-80"}, allowed: []string{"tcp:80"}, instances: nodes})
 	waitLocalLB(t, env, "local", nodes...)
+	waitSynced(t, env, "int", "int-local")
 	m.Stop()
+	if d := env.Fake.Dump(); len(d.BackendServices) != 2 || len(d.InstanceGroups) == 0 {
+		t.Fatalf("internal load balancers: %d backend services, %d instance groups", len(d.BackendServices), len(d.InstanceGroups))
+	}
 
 	env.Fake.ResetCalls()
 	rep, r := auditJSON(t, env, "")
@@ -269,7 +312,7 @@ func dropFinalizers(t *testing.T, env *harness.Env, name string) {
 
 // TestAuditLeaks: routes and load balancers leaked while no manager ran (a
 // node deleted; Services deleted with their finalizers forced off, one on a
-// user's reserved address; a Service changed to ClusterIP), a Service
+// user's reserved address, one internal; a Service changed to ClusterIP), a Service
 // created meanwhile, and another cluster's lookalikes. The audit reports
 // exactly the leaks (with the lookalikes and the user's address skipped and
 // the new Service's resources missing); a declined --delete writes
@@ -286,24 +329,31 @@ func TestAuditLeaks(t *testing.T) {
 	}
 	svcs["on-user-ip"] = createService(t, env, lbService("on-user-ip", func(s *corev1.Service) { s.Spec.LoadBalancerIP = userIP }))
 	createService(t, env, lbService("gone-local", localPolicy))
+	createService(t, env, lbService("int-keep", internal))
+	svcs["int-gone"] = createService(t, env, lbService("int-gone", internal, localPolicy))
 	for _, name := range []string{"keep", "gone", "to-clusterip"} {
 		waitLB(t, env, svcs[name], want)
 	}
+	waitSynced(t, env, "int-keep", "int-gone")
 	onUser := want
 	onUser.ip = userIP
 	waitLB(t, env, svcs["on-user-ip"], onUser)
 	svcs["gone-local"] = waitLocalLB(t, env, "gone-local", all...)
 	m.Stop()
+	intGone := ofLB(env.Fake.Dump(), svcs["int-gone"])
+	if len(intGone) < 4 {
+		t.Fatalf("internal load balancer of int-gone: %v", intGone)
+	}
 
-	// Leaks: a node, three Services, a type change.
+	// Leaks: a node, four Services, a type change.
 	if err := env.Admin.CoreV1().Nodes().Delete(t.Context(), "node-2", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"gone", "gone-local", "on-user-ip"} {
+	for _, name := range []string{"gone", "gone-local", "on-user-ip", "int-gone"} {
 		deleteService(t, env, name)
 		dropFinalizers(t, env, name)
 	}
-	waitServiceGone(t, env, time.Minute, "gone", "gone-local", "on-user-ip")
+	waitServiceGone(t, env, time.Minute, "gone", "gone-local", "on-user-ip", "int-gone")
 	updateService(t, env, "to-clusterip", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP })
 	pending := createService(t, env, lbService("pending"))
 	plantOtherCluster(t, env, svcs["keep"])
@@ -316,6 +366,9 @@ func TestAuditLeaks(t *testing.T) {
 	}
 	lbLocal := lbNameOf(svcs["gone-local"])
 	wantLeaked = append(wantLeaked, "leaked httpHealthCheck "+lbLocal, "leaked firewall k8s-"+lbLocal+"-http-hc")
+	for _, r := range intGone {
+		wantLeaked = append(wantLeaked, "leaked "+r)
+	}
 	wantSkipped := []string{
 		"skipped address user-ip",
 		"skipped route " + lookalikeRoute,
