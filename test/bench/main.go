@@ -87,6 +87,7 @@ func run() error {
 	if len(selected) == 0 {
 		return errors.New("no scenario selected")
 	}
+	selected = withUpstreamRows(selected)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
