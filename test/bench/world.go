@@ -333,7 +333,9 @@ func (w *world) waitNodes(ctx context.Context, want int, routes bool, timeout ti
 
 // waitServices waits until want Services have an IP.
 func (w *world) waitServices(ctx context.Context, want int, timeout time.Duration) error {
-	return w.poll(ctx, timeout, 200*time.Millisecond, func() (bool, string) {
+	// The informer's cache is local, so a fine step costs nothing; a coarse
+	// one would be a tenth of L1's bound.
+	return w.poll(ctx, timeout, 20*time.Millisecond, func() (bool, string) {
 		got := w.servicesWithIP()
 		return got >= want, fmt.Sprintf("%d of %d Services have an IP", got, want)
 	})
