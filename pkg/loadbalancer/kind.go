@@ -54,8 +54,9 @@ const (
 // Service gets something more exposed than it asked for: a type annotation
 // with a value that is neither internal nor external is an error, where that
 // provider built a public load balancer for any value it did not know; and
-// an Internal annotation wins over the external legacy class, where that
-// provider let the class win.
+// an Internal annotation wins over the external legacy class and over an
+// External value of the other annotation key, where that provider let the
+// class or the first key present win.
 func serviceKind(svc *v1.Service) (kind, error) {
 	if c := serviceClass(svc); c != nil {
 		switch *c {
@@ -70,6 +71,11 @@ func serviceKind(svc *v1.Service) (kind, error) {
 	if svc.Annotations[RBSAnnotation] == "enabled" || slices.Contains(svc.Finalizers, rbsFinalizer) {
 		return kindRBS, nil
 	}
+	// Both keys are read: when they disagree, Internal wins (the
+	// long-standing provider reads only the first key present, so the
+	// current key's External hid the deprecated key's Internal).
+	k := kindExternal
+	var bad error
 	for _, key := range []string{TypeAnnotation, DeprecatedTypeAnnotation} {
 		v, ok := svc.Annotations[key]
 		if !ok {
@@ -77,15 +83,14 @@ func serviceKind(svc *v1.Service) (kind, error) {
 		}
 		switch {
 		case v == "Internal" || v == "internal":
-			return kindInternal, nil
+			k = kindInternal
 		case v == "External" || v == "external" || v == "":
-			return kindExternal, nil
-		default:
-			return kindExternal, &InputError{Field: "metadata.annotations[" + key + "]", Value: v,
+		case bad == nil:
+			bad = &InputError{Field: "metadata.annotations[" + key + "]", Value: v,
 				Reason: `not a load balancer type; use "Internal" for an internal load balancer, or remove the annotation for an external one`}
 		}
 	}
-	return kindExternal, nil
+	return k, bad
 }
 
 // serviceClass is the Service's class, also when LegacyClassView moved it
