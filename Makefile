@@ -32,10 +32,6 @@ chaos: tools ## Run the chaos suite at full size (faults, kill -9, Compute outag
 tools: ## Build kube-apiserver and etcd for tests and the demo (cached per user; first run ~12 minutes).
 	@test/tools/build.sh >/dev/null
 
-.PHONY: kubeadm
-kubeadm: ## Build kubeadm for deploy/byo's `kubeadm config validate` test (cached per user under its own key; about a minute after make tools).
-	@test/tools/kubeadm.sh >/dev/null
-
 .PHONY: fake
 fake: ## Start the fake Compute API with a few VMs and show it answering (Ctrl-C stops it).
 	@hack/fake-demo.sh

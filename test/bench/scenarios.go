@@ -92,6 +92,22 @@ var scenarios = []*scenario{
 		run: func(ctx context.Context, c *config) (*result, error) { return runServices(ctx, c, "L2", c.n(200, 5)) },
 	},
 	{
+		name: "I1",
+		describe: func(c *config) string {
+			return fmt.Sprintf("one internal Service until it has an IP (%d nodes)", lbNodes(c))
+		},
+		run: func(ctx context.Context, c *config) (*result, error) { return runInternalServices(ctx, c, "I1", 1) },
+	},
+	{
+		name: "I2",
+		describe: func(c *config) string {
+			return fmt.Sprintf("%d internal Services created at once until all have IPs (%d nodes)", c.n(100, 10), lbNodes(c))
+		},
+		run: func(ctx context.Context, c *config) (*result, error) {
+			return runInternalServices(ctx, c, "I2", c.n(100, 10))
+		},
+	},
+	{
 		name: "N1",
 		describe: func(c *config) string {
 			return fmt.Sprintf("with %d Services, one node joins until every target pool has it", c.n(200, 5))
