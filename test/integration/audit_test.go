@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -298,6 +300,12 @@ func plantOtherCluster(t *testing.T, env *harness.Env, keep *corev1.Service) {
 	if len(added) != 1 || poolLink == "" || hcLink == "" || len(fws) != 2 {
 		t.Fatalf("keep's load balancer or the shared health check is not in the fake: rules %d, pool %q, health check %q, firewalls %d", len(added), poolLink, hcLink, len(fws))
 	}
+	// Load refuses while an operation runs; the stopped manager's last
+	// ones end on their own.
+	eventually(t, 30*time.Second, "no operation running", func(context.Context) (bool, string) {
+		n := env.Fake.RunningOperations()
+		return n == 0, fmt.Sprintf("%d running", n)
+	})
 	if err := env.Fake.Load(d); err != nil {
 		t.Fatalf("plant another cluster's resources: %v", err)
 	}
@@ -482,6 +490,10 @@ func TestAuditLeaks(t *testing.T) {
 // exit 2, before anything is read.
 func TestAuditBadInput(t *testing.T) {
 	env := startEnv(t, fakecompute.Config{})
+	badConf := filepath.Join(t.TempDir(), "gce.conf")
+	if err := os.WriteFile(badConf, []byte("[global]\nproject-id = fake-project\nno-such-key = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -492,6 +504,7 @@ func TestAuditBadInput(t *testing.T) {
 		{"yes without delete", []string{"--yes"}, "--yes"},
 		{"missing gce.conf", []string{"--cloud-config=/nonexistent/gce.conf"}, "--cloud-config"},
 		{"missing kubeconfig", []string{"--kubeconfig=/nonexistent/kubeconfig"}, "kubeconfig"},
+		{"unknown gce.conf key", []string{"--cloud-config=" + badConf}, "no-such-key"},
 	} {
 		r := runAuditCmd(t, env, "", tc.args...)
 		if r.code != audit.ExitUsage || !strings.Contains(r.stderr, tc.mentions) {
