@@ -365,15 +365,21 @@ func TestILBChanges(t *testing.T) {
 			waitCondition(t, env, "db", metav1.ConditionTrue, "Synced", ip)
 		})
 	}
-	d := env.Fake.Dump()
-	if n := len(d.BackendServices); n != 1 {
-		t.Errorf("backend services %v, want the shared one only", allLBResources(d))
-	}
-	for _, h := range d.HealthChecks {
-		if h.Name != nodesHC {
-			t.Errorf("health check %s left by the Local phase", h.Name)
+	// The Service's own backend service and the Local phase's health check
+	// are deleted by writes of their own: waited for, not read once.
+	eventually(t, lbConvergeTime, "only the shared backend service and health check left", func(context.Context) (bool, string) {
+		d := env.Fake.Dump()
+		var why []string
+		if n := len(d.BackendServices); n != 1 {
+			why = append(why, fmt.Sprintf("backend services %v, want the shared one only", allLBResources(d)))
 		}
-	}
+		for _, h := range d.HealthChecks {
+			if h.Name != nodesHC {
+				why = append(why, "health check "+h.Name+" left by the Local phase")
+			}
+		}
+		return len(why) == 0, strings.Join(why, "; ")
+	})
 	deleteService(t, env, "db")
 	waitServiceGone(t, env, lbConvergeTime, "db")
 	waitNoResourcesAtAll(t, env, lbConvergeTime)
