@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"gopkg.in/gcfg.v1"
@@ -234,9 +235,16 @@ func ValidName(s string) bool {
 }
 
 func validProject(s string) bool {
-	// Project ids are 6-30 chars; "domain:project" ids exist too.
-	if _, after, ok := strings.Cut(s, ":"); ok {
+	// Project ids are 6-30 chars; "domain:project" ids exist too, and the
+	// domain is checked as well: it ends up in every resource URL.
+	if domain, after, ok := strings.Cut(s, ":"); ok {
+		if !domainRE.MatchString(domain) {
+			return false
+		}
 		s = after
 	}
 	return len(s) >= 4 && len(s) <= 30 && ValidName(s)
 }
+
+// domainRE matches the domain of a domain-scoped project id (example.com).
+var domainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)

@@ -52,6 +52,9 @@ api-write-burst = 7
 		{name: "bad tag", in: "[global]\nnode-tags = Bad_Tag\n", wantErr: "node-tags"},
 		{name: "prefix no VM name can have", in: "[global]\nnode-instance-prefix = Nodes.*\n", wantErr: "node-instance-prefix"},
 		{name: "bad project", in: "[global]\nproject-id = P\n", wantErr: "project-id"},
+		// A FuzzLinks finding: the domain of a domain-scoped id was not checked.
+		{name: "bad project domain", in: "[global]\nproject-id = a/b:my-project\n", wantErr: "project-id"},
+		{name: "domain-scoped project", in: "[global]\nproject-id = example.com:my-project\n", want: &Config{ProjectID: "example.com:my-project"}},
 		{name: "malformed line", in: "[global]\nproject-id\n= x\n", wantErr: "gce.conf"},
 	}
 	for _, tc := range tests {
