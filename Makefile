@@ -32,6 +32,10 @@ chaos: tools ## Run the chaos suite at full size (faults, kill -9, Compute outag
 tools: ## Build kube-apiserver and etcd for tests and the demo (cached per user; first run ~12 minutes).
 	@test/tools/build.sh >/dev/null
 
+.PHONY: kubeadm
+kubeadm: ## Build kubeadm for deploy/byo's `kubeadm config validate` test (cached per user under its own key; about a minute after make tools).
+	@test/tools/kubeadm.sh >/dev/null
+
 .PHONY: fake
 fake: ## Start the fake Compute API with a few VMs and show it answering (Ctrl-C stops it).
 	@hack/fake-demo.sh
@@ -39,6 +43,19 @@ fake: ## Start the fake Compute API with a few VMs and show it answering (Ctrl-C
 .PHONY: test
 test: tools ## Run every test (unit, fake, integration) with the race detector.
 	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) test -race -count=1 -timeout 30m ./...
+
+# FUZZTIME is how long make fuzz fuzzes each target.
+FUZZTIME ?= 1m
+
+.PHONY: fuzz
+fuzz: ## Fuzz every FuzzXxx target for FUZZTIME each (default 1m), one at a time; a failing input lands in the package's testdata/fuzz/ (make test replays those corpora).
+	@set -e; for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go')); do \
+	  pkg=./$$(dirname $$f); \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$pkg $$t for $(FUZZTIME)"; \
+	    $(GO) test $$pkg -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME); \
+	  done; \
+	done
 
 .PHONY: image
 image: ## Build the manager and fake-compute images into bin/image/ (OCI layout + tarball for docker/podman/kind load; no Docker needed).
