@@ -310,3 +310,61 @@ func TestInternalAdoptsUpstream(t *testing.T) {
 		t.Errorf("left %v", n)
 	}
 }
+
+// A deletion interrupted half-way leaves a backend service and health
+// checks: GetLoadBalancer still reports a load balancer (also without the
+// finalizer), and the next deletion finishes the job.
+func TestInternalLeftoversAreFound(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	svc := internalService("db", func(s *v1.Service) {
+		s.Spec.ExternalTrafficPolicy, s.Spec.HealthCheckNodePort = v1.ServiceExternalTrafficPolicyLocal, 31000
+	})
+	e.ensure(svc)
+	lb := lbName(svc)
+	if err := e.cloud.DeleteFirewall(e.ctx, "k8s-fw-"+lb); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cloud.DeleteForwardingRule(e.ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	svc.Finalizers = nil
+	if st, exists, err := e.lb.GetLoadBalancer(e.ctx, cluster, svc); err != nil || !exists {
+		t.Fatalf("GetLoadBalancer with the backend service left = %+v, %v, %v; want it to exist", st, exists, err)
+	}
+	e.delete(svc)
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("left %v", n)
+	}
+	if _, exists, err := e.lb.GetLoadBalancer(e.ctx, cluster, svc); err != nil || exists {
+		t.Errorf("GetLoadBalancer after the deletion = %v, %v; want none", exists, err)
+	}
+}
+
+// Nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
+// are left out of the instance groups, as of the target pools.
+func TestInternalExcludedNodes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.nodes[1].Labels = map[string]string{v1.LabelNodeExcludeBalancers: "true"}
+	svc := internalService("db")
+	e.ensure(svc)
+	if g := e.groups()[igName+"/"+zone]; !slices.Equal(g, []string{"node-0", "node-2"}) {
+		t.Errorf("members %v, want the nodes that are not excluded", g)
+	}
+}
+
+// A gce.conf subnetwork-name that does not exist is an error with nothing
+// written (a configuration error, not the Service's).
+func TestInternalUnknownConfiguredSubnetwork(t *testing.T) {
+	t.Parallel()
+	e := setup(t, withOptions(func(o *loadbalancer.Options) { o.Subnetwork = "nope" }))
+	e.fake.ResetCalls()
+	_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, internalService("db"), e.nodes)
+	if err == nil || !strings.Contains(err.Error(), "subnetwork-name") {
+		t.Errorf("EnsureLoadBalancer = %v, want an error naming subnetwork-name", err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Errorf("writes = %v, want none", w)
+	}
+}
