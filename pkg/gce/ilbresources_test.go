@@ -31,7 +31,9 @@ func TestInternalLoadBalancerResources(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	vm := func(n string) string { return SelfLinkPrefix + "projects/fake-project/zones/us-central1-a/instances/" + n }
+	vm := func(n string) string {
+		return SelfLinkPrefix + "projects/fake-project/zones/us-central1-a/instances/" + n
+	}
 
 	must(c.InsertInstanceGroup(ctx, "us-central1-a", &computepb.InstanceGroup{Name: ptr("ig")}))
 	must(c.AddInstancesToInstanceGroup(ctx, "us-central1-a", "ig", []string{vm("vm-1"), vm("vm-2")}))
