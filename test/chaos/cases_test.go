@@ -327,7 +327,7 @@ func (w *world) keepUntouched(touched map[string]bool) func(string) bool {
 // took to build; a figure, not an assertion.
 func TestChaosComputeOutage(t *testing.T) {
 	nNodes, nSvcs := size(20, 4), size(12, 6)
-	outage := size(2*time.Minute, 12*time.Second)
+	outage := size(2*time.Minute, 6*time.Second)
 	w := newWorld(t, fakecompute.Config{Latency: 50 * time.Millisecond}, nNodes+2)
 	build, before := w.buildAndSnapshot(nNodes, nSvcs)
 	ctx := t.Context()
