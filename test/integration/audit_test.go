@@ -205,6 +205,17 @@ func TestAuditHealthyCluster(t *testing.T) {
 	if r.code != audit.ExitClean || len(rep.Findings) != 0 {
 		t.Errorf("audit of a healthy cluster: exit %d, findings %v\nstderr: %s", r.code, findingSet(rep.Findings), r.stderr)
 	}
+	// One paged list per kind, no read of single resources.
+	t.Logf("the audit's Compute calls: %v", env.Fake.Calls())
+	for method, results := range env.Fake.Calls() {
+		n := 0
+		for _, c := range results {
+			n += c
+		}
+		if !strings.HasSuffix(method, ".list") && !strings.HasSuffix(method, ".aggregatedList") || n != 1 {
+			t.Errorf("the audit called %s %d times; want one list call per kind and nothing else", method, n)
+		}
+	}
 	if rep.Cluster.ID != lbClusterID || rep.Cluster.Name != clusterName {
 		t.Errorf("report's cluster %+v, want name %s id %s", rep.Cluster, clusterName, lbClusterID)
 	}
