@@ -185,10 +185,7 @@ func (b *Balancer) updateInternal(ctx context.Context, svc *v1.Service, nodes []
 	}
 	b.ilb.shared.RLock()
 	defer b.ilb.shared.RUnlock()
-	groups, err := b.ensureInstanceGroups(ctx, clusterID, hosts)
-	if err != nil {
-		return err
-	}
+	// Nothing to update before EnsureLoadBalancer has built it.
 	name := backendServiceName(sp.lbName, clusterID, sp.shareBackend, sp.protocols(), sp.svcAffinity)
 	bs, err := getOptional(ctx, b.api.GetRegionBackendService, name)
 	if err != nil || bs == nil {
@@ -196,6 +193,10 @@ func (b *Balancer) updateInternal(ctx context.Context, svc *v1.Service, nodes []
 	}
 	if !ownedBackendService(bs, sp, clusterID) {
 		return notOwned("backend service", name, bs.GetDescription(), sp.key)
+	}
+	groups, err := b.ensureInstanceGroups(ctx, clusterID, hosts)
+	if err != nil {
+		return err
 	}
 	want := &computepb.BackendService{Name: &name}
 	for _, g := range groups {

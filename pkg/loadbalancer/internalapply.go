@@ -83,7 +83,7 @@ func (b *Balancer) ensureInternalHealthCheckFirewall(ctx context.Context, p *int
 // check the backend service left (each kept while something else uses it).
 func (b *Balancer) cleanupInternal(ctx context.Context, p *internalPlan) error {
 	var fns []func() error
-	if p.hold {
+	if p.hold || p.releaseStale {
 		fns = append(fns, func() error { return b.releaseHeldAddress(ctx, p.sp.lbName) })
 	}
 	if p.staleBS != "" || p.staleHC != "" {

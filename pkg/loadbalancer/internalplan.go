@@ -189,6 +189,9 @@ type internalPlan struct {
 	// hold: reserve the rule's IP as the Service's address before the rule
 	// is recreated, so that nobody takes it meanwhile.
 	hold bool
+	// releaseStale: the Service's own address holds an IP the load
+	// balancer no longer uses (its IP or subnetwork changed).
+	releaseStale bool
 
 	// staleBS is the backend service the rule leaves; staleHC the health
 	// check the backend service leaves (another traffic policy).
@@ -231,6 +234,7 @@ func (b *Balancer) makeInternalPlan(sp *internalSpec, clusterID string, o *obser
 		return nil, fmt.Errorf("address %s holds %s, not the load balancer's IP %s; delete it so that the IP can be kept while the forwarding rule is recreated",
 			sp.lbName, o.address.GetAddress(), p.ip)
 	}
+	p.releaseStale = o.address != nil && o.address.GetAddress() != p.ip
 
 	if o.ruleBS != nil {
 		p.staleBS = o.ruleBS.GetName()
