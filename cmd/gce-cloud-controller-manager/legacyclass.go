@@ -16,8 +16,8 @@ import (
 )
 
 // legacyClassController serves the Services of the long-standing GCE
-// provider's own classes (networking.gke.io/l4-regional-external-legacy,
-// and ...-internal-legacy, which gce-ccm refuses with a condition). The
+// provider's own classes (networking.gke.io/l4-regional-external-legacy
+// and ...-internal-legacy, each built as its kind of load balancer). The
 // upstream service controller skips every Service with a loadBalancerClass,
 // so a second instance of it runs over an informer that shows those
 // Services without their class and hides every other Service
