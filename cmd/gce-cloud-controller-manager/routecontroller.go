@@ -50,6 +50,11 @@ func routeControllerInit(choice *routeControllerChoice) app.ControllerInitFuncCo
 		InitContext: app.ControllerInitContext{ClientName: "gce-ccm-route-controller"},
 		Constructor: func(initContext app.ControllerInitContext, completed *config.CompletedConfig, cloud cloudprovider.Interface) app.InitFunc {
 			if *choice == routeControllerUpstream {
+				// Its CreateRoute probes an exhausted quota once per
+				// period too.
+				if r, ok := routesOf(cloud); ok {
+					r.SetQuotaRetryPeriod(completed.ComponentConfig.KubeCloudShared.RouteReconciliationPeriod.Duration)
+				}
 				return upstream.Constructor(initContext, completed, cloud)
 			}
 			return func(ctx context.Context, cc genericcontrollermanager.ControllerContext) (controller.Interface, bool, error) {
@@ -66,10 +71,9 @@ func startRouteController(ctx context.Context, initContext app.ControllerInitCon
 		klog.Infof("Will not configure cloud provider routes, --configure-cloud-routes: %v", shared.ConfigureCloudRoutes)
 		return nil, false, nil
 	}
-	cr, ok := cloud.Routes()
-	r, isOurs := cr.(*routes.Routes)
-	if !ok || !isOurs {
-		return nil, false, fmt.Errorf("--route-controller=%s needs gce-ccm's routes, the provider gave %T", routeControllerGCE, cr)
+	r, ok := routesOf(cloud)
+	if !ok {
+		return nil, false, fmt.Errorf("--route-controller=%s needs gce-ccm's routes, the provider has none", routeControllerGCE)
 	}
 	cidrs, err := clusterCIDRs(shared.ClusterCIDR)
 	if err != nil {
@@ -92,6 +96,15 @@ func startRouteController(ctx context.Context, initContext app.ControllerInitCon
 		ctrl.Run(klog.NewContext(ctx, logger))
 	}()
 	return nil, true, nil
+}
+
+func routesOf(cloud cloudprovider.Interface) (*routes.Routes, bool) {
+	cr, ok := cloud.Routes()
+	if !ok {
+		return nil, false
+	}
+	r, ok := cr.(*routes.Routes)
+	return r, ok
 }
 
 // clusterCIDRs parses --cluster-cidr as the upstream route controller does:

@@ -216,26 +216,9 @@ func after(deps ...*task) bool {
 func joinSteps(errs ...error) error {
 	var out []error
 	for _, err := range errs {
-		for _, e := range flatten(err) {
-			if !errors.Is(e, errSkipped) {
-				out = append(out, e)
-			}
+		if err != errSkipped {
+			out = append(out, err)
 		}
 	}
 	return errors.Join(out...)
-}
-
-// flatten returns the errors an errors.Join holds, or err itself.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	if err == nil {
-		return nil
-	}
-	return []error{err}
 }
