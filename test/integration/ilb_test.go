@@ -616,3 +616,30 @@ func TestILBConvergeUnderFaults(t *testing.T) {
 	waitNoResourcesAtAll(t, env, lbConvergeTime)
 	t.Logf("deleted in %s", time.Since(start).Round(time.Millisecond))
 }
+
+// TestILBSharedBackendService: Services with the backend-share annotation
+// share one backend service named as upstream names it; it stays while one
+// of them uses it and goes with the last.
+func TestILBSharedBackendService(t *testing.T) {
+	env, _ := startLB(t, fakecompute.Config{}, 2)
+	share := func(s *corev1.Service) { s.Annotations["alpha.cloud.google.com/load-balancer-backend-share"] = "true" }
+	a := createService(t, env, ilbService("a", share))
+	b := createService(t, env, ilbService("b", share, func(s *corev1.Service) {
+		s.Spec.Ports = []corev1.ServicePort{{Name: "db", Protocol: corev1.ProtocolTCP, Port: 5432}}
+	}))
+	nodes := []string{"node-0", "node-1"}
+	waitILB(t, env, a, ilbWant{ports: []string{"80"}, nodes: nodes, sharedBS: true})
+	waitILB(t, env, b, ilbWant{ports: []string{"5432"}, nodes: nodes, sharedBS: true, allowed: []string{"tcp:5432"}})
+	// SHA-1("None")[:16]: the API server defaults sessionAffinity to None.
+	const shared = "k8s-" + lbClusterID + "-internal-tcp-nmv1-6eef6648406c333a"
+	d := env.Fake.Dump()
+	if len(d.BackendServices) != 1 || d.BackendServices[0].Name != shared {
+		t.Fatalf("backend services %v, want %s only", allLBResources(d), shared)
+	}
+	deleteService(t, env, "a")
+	waitServiceGone(t, env, lbConvergeTime, "a")
+	waitILB(t, env, b, ilbWant{ports: []string{"5432"}, nodes: nodes, sharedBS: true, allowed: []string{"tcp:5432"}})
+	deleteService(t, env, "b")
+	waitServiceGone(t, env, lbConvergeTime, "b")
+	waitNoResourcesAtAll(t, env, lbConvergeTime)
+}
