@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/gce-ccm/gce-ccm/pkg/gce"
@@ -19,6 +20,26 @@ import (
 // and so does gce-ccm (an internal load balancer serves at most 250 VMs per
 // zone anyway).
 const maxInstancesPerGroup = 1000
+
+// nodePoolSubnetLabel names the subnetwork of a GKE node pool's nodes.
+const nodePoolSubnetLabel = "cloud.google.com/gke-node-pool-subnet"
+
+// nodesOfSubnet leaves out the nodes labelled as being in another
+// subnetwork than subnet, as the long-standing provider does for a cluster
+// with several node subnetworks: an instance group holds VMs of one
+// network interface's subnetwork. An empty label is the default's.
+func nodesOfSubnet(nodes []*v1.Node, subnet string) []*v1.Node {
+	if subnet == "" {
+		return nodes
+	}
+	out := make([]*v1.Node, 0, len(nodes))
+	for _, n := range nodes {
+		if l := n.Labels[nodePoolSubnetLabel]; l == "" || l == subnet {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // hostsByZone groups instance URLs by zone, each list sorted and cut to
 // maxInstancesPerGroup.

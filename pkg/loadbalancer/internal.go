@@ -83,7 +83,7 @@ func (b *Balancer) ensureInternal(ctx context.Context, svc *v1.Service, nodes []
 	if err != nil {
 		return "", err
 	}
-	hosts, err := b.hosts(ctx, svc, nodes)
+	hosts, err := b.hosts(ctx, svc, nodesOfSubnet(nodes, lastSegment(b.opts.Subnetwork)))
 	if err != nil {
 		return "", err
 	}
@@ -179,7 +179,7 @@ func (b *Balancer) updateInternal(ctx context.Context, svc *v1.Service, nodes []
 	if err != nil {
 		return err
 	}
-	hosts, err := b.hosts(ctx, svc, nodes)
+	hosts, err := b.hosts(ctx, svc, nodesOfSubnet(nodes, lastSegment(b.opts.Subnetwork)))
 	if err != nil {
 		return err
 	}

@@ -342,15 +342,19 @@ func TestInternalLeftoversAreFound(t *testing.T) {
 }
 
 // Nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
-// are left out of the instance groups, as of the target pools.
+// are left out of the instance groups, as of the target pools, and so are
+// nodes of a GKE node pool in another subnetwork than gce.conf's, as the
+// long-standing provider leaves them out.
 func TestInternalExcludedNodes(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
+	e := setup(t, withVMs(4), withOptions(func(o *loadbalancer.Options) { o.Subnetwork = "default" }))
 	e.nodes[1].Labels = map[string]string{v1.LabelNodeExcludeBalancers: "true"}
+	e.nodes[2].Labels = map[string]string{"cloud.google.com/gke-node-pool-subnet": "other"}
+	e.nodes[3].Labels = map[string]string{"cloud.google.com/gke-node-pool-subnet": "default"}
 	svc := internalService("db")
 	e.ensure(svc)
-	if g := e.groups()[igName+"/"+zone]; !slices.Equal(g, []string{"node-0", "node-2"}) {
-		t.Errorf("members %v, want the nodes that are not excluded", g)
+	if g := e.groups()[igName+"/"+zone]; !slices.Equal(g, []string{"node-0", "node-3"}) {
+		t.Errorf("members %v, want the nodes that are not excluded and in the default subnetwork", g)
 	}
 }
 
