@@ -116,6 +116,13 @@ func IsInUse(err error) bool {
 	return hasReason(err, "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE")
 }
 
+// IsIPInUse reports whether err says the IP a resource asked for is held by
+// another one (a VM, another forwarding rule or an address in use), which
+// GCE reports in the operation of an internal forwarding rule's insert.
+func IsIPInUse(err error) bool {
+	return hasReason(err, "IP_IN_USE_BY_ANOTHER_RESOURCE")
+}
+
 // IsQuotaExceeded reports whether err says a quota is exhausted.
 func IsQuotaExceeded(err error) bool {
 	return hasReason(err, "QUOTA_EXCEEDED")

@@ -92,3 +92,17 @@ func TestQuotaOf(t *testing.T) {
 		}
 	}
 }
+
+// An internal rule's IP held elsewhere fails its operation with 409
+// IP_IN_USE_BY_ANOTHER_RESOURCE, which is not "already exists" for the
+// caller even though it shares the status.
+func TestIsIPInUse(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("insert rule: %w", &OperationError{HTTPStatus: http.StatusConflict, Codes: []string{"IP_IN_USE_BY_ANOTHER_RESOURCE"}})
+	if !IsIPInUse(err) {
+		t.Errorf("IsIPInUse(%v) = false", err)
+	}
+	if IsIPInUse(fmt.Errorf("x: %w", &OperationError{HTTPStatus: http.StatusConflict, Codes: []string{"ALREADY_EXISTS"}})) || IsIPInUse(nil) {
+		t.Error("IsIPInUse of another error = true")
+	}
+}

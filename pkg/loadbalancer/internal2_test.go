@@ -1,6 +1,7 @@
 package loadbalancer_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -370,5 +371,31 @@ func TestInternalUnknownConfiguredSubnetwork(t *testing.T) {
 	}
 	if w := e.writes(); len(w) != 0 {
 		t.Errorf("writes = %v, want none", w)
+	}
+}
+
+// spec.loadBalancerIP held by a VM (which gce-ccm cannot see before it
+// writes) is refused by GCE at the rule's insert: the Service gets the
+// InvalidConfiguration condition naming the field, and no rule.
+func TestInternalUserIPOfAVM(t *testing.T) {
+	t.Parallel()
+	var rec *services
+	e := setup(t, withServices(&rec))
+	vmIP := e.fake.Dump().Instances[0].NetworkInterfaces[0].NetworkIP
+	svc := internalService("db", func(s *v1.Service) { s.Spec.LoadBalancerIP = vmIP })
+	_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes)
+	var input *loadbalancer.InputError
+	if !errors.As(err, &input) || input.Field != "spec.loadBalancerIP" {
+		t.Fatalf("EnsureLoadBalancer with a VM's IP %s = %v, want an InputError on spec.loadBalancerIP", vmIP, err)
+	}
+	if c := condition(svc); c == nil || c.Reason != loadbalancer.ReasonInvalidConfiguration {
+		t.Errorf("condition = %+v", c)
+	}
+	if e.rule(lbName(svc)) != nil {
+		t.Error("a forwarding rule was made")
+	}
+	e.delete(svc)
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("left %v", n)
 	}
 }

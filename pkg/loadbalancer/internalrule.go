@@ -2,6 +2,7 @@ package loadbalancer
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -110,7 +111,13 @@ func (b *Balancer) ensureInternalRule(ctx context.Context, p *internalPlan) (str
 		logger.V(2).Info("Changed forwarding rule's global access", "allowGlobalAccess", p.sp.globalAccess)
 		return have.GetIPAddress(), nil
 	}
-	if err := b.api.InsertForwardingRule(ctx, p.rule); err != nil && !gce.IsAlreadyExists(err) {
+	err := b.api.InsertForwardingRule(ctx, p.rule)
+	if gce.IsIPInUse(err) && p.sp.requestedIP != "" {
+		// A holder gce-ccm cannot see before it writes (a VM's interface).
+		return "", &InputError{Field: "spec.loadBalancerIP", Value: p.sp.requestedIP,
+			Reason: fmt.Sprintf("in use by another resource of the network, a VM or another load balancer (%v)", err)}
+	}
+	if err != nil && (gce.IsIPInUse(err) || !gce.IsAlreadyExists(err)) {
 		return "", err
 	}
 	fr, err := b.api.GetForwardingRule(ctx, p.sp.lbName)
