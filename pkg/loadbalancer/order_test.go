@@ -413,3 +413,48 @@ func targetPool(d *fakecompute.Dump, name string) *compute.TargetPool {
 	}
 	return nil
 }
+
+// TestSharedCheckInFlight: a Service that finds another one inserting the
+// missing shared health check waits for it and makes its pool with it,
+// instead of attaching it later: Services synced together are bounded by
+// the write rate, which the extra write would cost. Only the first pays the
+// attachment.
+func TestSharedCheckInFlight(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	l := withCallLog(e)
+	first, second := service("first"), service("second")
+	letGo := l.hold("httpHealthChecks.insert " + nodesHC)
+	defer letGo()
+
+	results := make(chan error, 2)
+	ensure := func(svc *v1.Service) {
+		_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes)
+		results <- err
+	}
+	go ensure(first)
+	l.waitCall(t, "targetPools.insert "+lbName(first)) // made without the check, which is held
+	go ensure(second)
+	l.waitCall(t, "addresses.insert "+lbName(second)) // its plan is made
+	letGo()
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	loadbalancer.WaitForReleases(e.lb)
+
+	hc, pool := l.call(t, "httpHealthChecks.insert "+nodesHC), l.call(t, "targetPools.insert "+lbName(second)+" with health check")
+	if !before(hc, pool) {
+		t.Errorf("second pool inserted at %d, before the check was made (%d)", pool.start, hc.end)
+	}
+	if w := e.writes(); w["targetPools.addHealthCheck"] != 1 || w["httpHealthChecks.insert"] != 1 {
+		t.Errorf("writes = %v, want one health check insert and one attachment (the first Service's)", w)
+	}
+	d := e.fake.Dump()
+	for _, svc := range []*v1.Service{first, second} {
+		if tp := targetPool(d, lbName(svc)); tp == nil || len(tp.HealthChecks) != 1 || !strings.HasSuffix(tp.HealthChecks[0], "/"+nodesHC) {
+			t.Errorf("target pool of %s = %+v, want it to have %s", svc.Name, tp, nodesHC)
+		}
+	}
+}
