@@ -257,7 +257,7 @@ func buildOne(ctx context.Context, o Options, s Spec, work string) (Result, erro
 	if o.Registry != "" {
 		ref = strings.TrimSuffix(o.Registry, "/") + "/" + ref
 	}
-	tag, err := name.NewTag(ref, name.StrictValidation)
+	tag, err := name.NewTag(ref)
 	if err != nil {
 		return res, fmt.Errorf("image name %q: %w", ref, err)
 	}

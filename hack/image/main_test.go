@@ -30,6 +30,9 @@ import (
 // of the repository's HEAD (the commit, not whatever else is in the work
 // tree), as `make image` would on a fresh clone.
 var built struct {
+	// commit is the HEAD every build of the test checks out (others may
+	// commit to the repository meanwhile).
+	commit  string
 	opts    Options
 	results map[string]Result
 	err     error
@@ -41,14 +44,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	built.opts, built.results, built.err = buildClone(tmp, "first")
+	built.commit, built.err = git(context.Background(), ".", "rev-parse", "HEAD")
+	if built.err == nil {
+		built.opts, built.results, built.err = buildClone(tmp, "first")
+	}
 	code := m.Run()
 	os.RemoveAll(tmp)
 	os.Exit(code)
 }
 
-// buildClone clones the repository's HEAD into dir/NAME and builds the
-// images from it into dir/NAME-out.
+// buildClone clones the repository into dir/NAME, checks out built.commit
+// and builds the images from it into dir/NAME-out.
 func buildClone(dir, name string) (Options, map[string]Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -59,6 +65,9 @@ func buildClone(dir, name string) (Options, map[string]Result, error) {
 	src := filepath.Join(dir, name)
 	if out, err := exec.CommandContext(ctx, "git", "clone", "--quiet", "--shared", top, src).CombinedOutput(); err != nil {
 		return Options{}, nil, fmt.Errorf("git clone: %w: %s", err, out)
+	}
+	if out, err := exec.CommandContext(ctx, "git", "-C", src, "checkout", "--quiet", "--detach", built.commit).CombinedOutput(); err != nil {
+		return Options{}, nil, fmt.Errorf("git checkout %s: %w: %s", built.commit, err, out)
 	}
 	o := Options{Root: src, Out: filepath.Join(dir, name+"-out"), Log: os.Stderr}
 	rs, err := Build(ctx, o)
@@ -413,9 +422,12 @@ func TestReproducible(t *testing.T) {
 	if built.err != nil {
 		t.Fatalf("build: %v", built.err)
 	}
-	_, again, err := buildClone(t.TempDir(), "second")
+	o, again, err := buildClone(t.TempDir(), "second")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.Commit != built.opts.Commit || o.Tag != built.opts.Tag {
+		t.Fatalf("second build of %s (%s), first of %s (%s)", o.Commit, o.Tag, built.opts.Commit, built.opts.Tag)
 	}
 	for _, s := range Specs {
 		a, b := built.results[s.Name], again[s.Name]
