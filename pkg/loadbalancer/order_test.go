@@ -180,6 +180,10 @@ func (l *callLog) DeleteForwardingRule(ctx context.Context, name string) error {
 	return l.record("forwardingRules.delete "+name, func() error { return l.Compute.DeleteForwardingRule(ctx, name) })
 }
 
+func (l *callLog) SetForwardingRuleTarget(ctx context.Context, name, target string) error {
+	return l.record("forwardingRules.setTarget "+name, func() error { return l.Compute.SetForwardingRuleTarget(ctx, name, target) })
+}
+
 func (l *callLog) InsertTargetPool(ctx context.Context, tp *computepb.TargetPool) error {
 	key := "targetPools.insert " + tp.GetName()
 	if len(tp.GetHealthChecks()) > 0 {
@@ -456,5 +460,35 @@ func TestSharedCheckInFlight(t *testing.T) {
 		if tp := targetPool(d, lbName(svc)); tp == nil || len(tp.HealthChecks) != 1 || !strings.HasSuffix(tp.HealthChecks[0], "/"+nodesHC) {
 			t.Errorf("target pool of %s = %+v, want it to have %s", svc.Name, tp, nodesHC)
 		}
+	}
+}
+
+// TestPoolOfLiveRuleHasCheckFirst: a working load balancer whose health
+// check changes (traffic policy Cluster to Local) gets a new pool, and its
+// rule moves to it only once the pool has the new check, since traffic
+// reaches it at once: the pool is made after the check, with it, and never
+// without it.
+func TestPoolOfLiveRuleHasCheckFirst(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	l := withCallLog(e)
+	svc := service("web")
+	lb := lbName(svc)
+	ip := e.ensure(svc)
+	l.reset()
+	e.fake.ResetCalls()
+
+	svc.Spec.ExternalTrafficPolicy, svc.Spec.HealthCheckNodePort = v1.ServiceExternalTrafficPolicyLocal, 30123
+	if got := e.ensure(svc); got != ip {
+		t.Errorf("IP = %s, want %s", got, ip)
+	}
+	hc := l.call(t, "httpHealthChecks.insert "+lb)
+	pool := l.call(t, "targetPools.insert "+lb+"-alt with health check")
+	move := l.call(t, "forwardingRules.setTarget "+lb)
+	if !before(hc, pool) || !before(pool, move) {
+		t.Errorf("health check %+v, pool %+v, rule moved %+v: want each to begin after the one before returned", hc, pool, move)
+	}
+	if w := e.writes(); w["targetPools.addHealthCheck"] != 0 {
+		t.Errorf("writes = %v, want the new pool made with its check", w)
 	}
 }
