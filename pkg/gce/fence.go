@@ -37,7 +37,7 @@ type LeaseFence struct {
 	// Valid is how long after a renewal writes are allowed.
 	Valid time.Duration
 	// StepDown is called once, with the refusal, on the first refused write;
-	// the manager's exits the process.
+	// the manager's logs it and exits the process.
 	StepDown func(error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
