@@ -21,11 +21,12 @@ import (
 // Google's health probers.
 //
 // One flow, as for the external load balancer: observe (observeInternal),
-// decide (makeInternalPlan, pure but for the IP GCE may pick), write what
+// decide (makeInternalPlan, pure), write what
 // differs (applyInternal), then delete what the change left unused
 // (cleanupInternal). Each resource kind has its own file: instancegroup.go,
-// backendservice.go, internalhealthcheck.go, internalrule.go; Service
-// parsing in internalservice.go, names in naming.go.
+// backendservice.go, internalhealthcheck.go, internalfirewall.go,
+// internalrule.go (with the address that holds its IP); Service parsing in
+// internalservice.go, names in naming.go, deletion in internaldelete.go.
 
 // InternalCompute is what internal load balancers need beyond Compute.
 // Instance groups are in the zones of the cluster's region, backend

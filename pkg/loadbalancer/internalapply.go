@@ -3,7 +3,6 @@ package loadbalancer
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 )
@@ -49,33 +48,6 @@ func (b *Balancer) applyInternal(ctx context.Context, p *internalPlan) error {
 		err = b.ensureFirewall(ctx, p.svc, fw, p.obs.firewall, func(d string) bool { return ownedByService(d, p.sp.key) }, p.sp.key)
 	}
 	return errors.Join(err, hcFWDone.wait())
-}
-
-// ensureInternalHealthCheckFirewall converges the firewall of the health
-// check's probes; the shared check's is written once for the Services
-// synced together, and read again before a change.
-func (b *Balancer) ensureInternalHealthCheckFirewall(ctx context.Context, p *internalPlan) error {
-	want := internalHealthCheckFirewall(p.hc.GetName(), p.hc.GetHttpHealthCheck().GetPort(), b.opts.NetworkURL, p.tags, b.proberRanges())
-	owner := p.sp.key
-	if !p.sp.local {
-		owner = "the cluster's internal load balancers"
-	}
-	ensure := func() (string, error) {
-		have := p.obs.hcFW
-		if !p.sp.local && have != nil && firewallNeedsUpdate(want, have) {
-			var err error
-			if have, err = getOptional(ctx, b.api.GetFirewall, want.GetName()); err != nil {
-				return "", err
-			}
-		}
-		return "", b.ensureFirewall(ctx, p.svc, want, have, ownedHealthCheckFirewall, owner)
-	}
-	if p.sp.local {
-		_, err := ensure()
-		return err
-	}
-	_, err := b.shared.do(ctx, "firewalls/"+want.GetName()+"/"+strings.Join(want.GetTargetTags(), ","), ensure)
-	return err
 }
 
 // cleanupInternal releases the address that held the IP while the rule was

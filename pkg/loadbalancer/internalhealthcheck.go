@@ -2,7 +2,6 @@ package loadbalancer
 
 import (
 	"context"
-	"strconv"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	v1 "k8s.io/api/core/v1"
@@ -139,42 +138,3 @@ func (b *Balancer) deleteInternalHealthCheck(ctx context.Context, svc *v1.Servic
 	}
 	return b.deleteFirewall(ctx, svc, internalHealthCheckFirewallName(hcName))
 }
-
-// internalHealthCheckFirewall admits Google's probers to the health check's
-// port on the nodes. Like the long-standing provider's, it names no
-// destination and has no description.
-func internalHealthCheckFirewall(hcName string, port int32, network string, tags, probers []string) *computepb.Firewall {
-	return &computepb.Firewall{
-		Name:         ptr(internalHealthCheckFirewallName(hcName)),
-		Description:  ptr(""),
-		Network:      &network,
-		Direction:    ptr("INGRESS"),
-		Allowed:      []*computepb.Allowed{{IPProtocol: ptr("tcp"), Ports: []string{strconv.Itoa(int(port))}}},
-		SourceRanges: probers,
-		TargetTags:   tags,
-		Priority:     ptr(int32(defaultFirewallPriority)),
-	}
-}
-
-// internalFirewall admits the clients of the source ranges (everyone by
-// default: an internal IP is reachable only from inside the VPC, so that is
-// the whole VPC, as the long-standing provider allows) to the Service's
-// ports on the nodes, for traffic to the load balancer's IP.
-func internalFirewall(sp *internalSpec, ip, network string, tags []string) *computepb.Firewall {
-	return &computepb.Firewall{
-		Name:              ptr(firewallName(sp.lbName)),
-		Description:       ptr(firewallDescription(sp.key, ip)),
-		Network:           &network,
-		Direction:         ptr("INGRESS"),
-		Allowed:           firewallAllowed(sp.fwPorts),
-		SourceRanges:      sp.sourceRanges,
-		TargetTags:        tags,
-		DestinationRanges: []string{ip},
-		Priority:          ptr(int32(defaultFirewallPriority)),
-	}
-}
-
-// ownedHealthCheckFirewall: the health check firewalls of internal load
-// balancers carry the Service's UID or the cluster id in their names and,
-// as the long-standing provider makes them, no description.
-func ownedHealthCheckFirewall(description string) bool { return description == "" }
