@@ -2,7 +2,6 @@ package loadbalancer
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,14 +118,10 @@ func parseInternalService(svc *v1.Service) (*internalSpec, error) {
 		return nil, &InputError{Field: "spec.ipFamilies", Value: fmt.Sprint(svc.Spec.IPFamilies),
 			Reason: "gce-ccm builds IPv4 internal load balancers only"}
 	}
-	if ip := strings.TrimSpace(svc.Spec.LoadBalancerIP); ip != "" {
-		addr, err := netip.ParseAddr(ip)
-		if err != nil || !addr.Is4() {
-			return nil, &InputError{Field: "spec.loadBalancerIP", Value: svc.Spec.LoadBalancerIP, Reason: "not an IPv4 address"}
-		}
-		sp.requestedIP = addr.String()
-	}
 	var err error
+	if sp.requestedIP, err = requestedIP(svc); err != nil {
+		return nil, err
+	}
 	if sp.sourceRanges, err = sourceRanges(svc); err != nil {
 		return nil, err
 	}
@@ -136,13 +131,8 @@ func parseInternalService(svc *v1.Service) (*internalSpec, error) {
 	if sp.svcAffinity == "" {
 		sp.svcAffinity = v1.ServiceAffinityNone // the API server's default
 	}
-	if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
-		if svc.Spec.HealthCheckNodePort < 1 || svc.Spec.HealthCheckNodePort > 65535 {
-			return nil, &InputError{Field: "spec.healthCheckNodePort", Value: strconv.Itoa(int(svc.Spec.HealthCheckNodePort)),
-				Reason: "externalTrafficPolicy Local needs a health check node port"}
-		}
-		sp.local = true
-		sp.hcPort = svc.Spec.HealthCheckNodePort
+	if sp.local, sp.hcPort, err = localTraffic(svc); err != nil {
+		return nil, err
 	}
 	share := false
 	for _, key := range []string{BackendShareAnnotation, deprecatedBackendShareAnnotation} {

@@ -121,15 +121,10 @@ func parseService(svc *v1.Service) (*spec, error) {
 			Reason: "GCE network load balancers with target pools are IPv4 only"}
 	}
 
-	if ip := strings.TrimSpace(svc.Spec.LoadBalancerIP); ip != "" {
-		addr, err := netip.ParseAddr(ip)
-		if err != nil || !addr.Is4() {
-			return nil, &InputError{Field: "spec.loadBalancerIP", Value: svc.Spec.LoadBalancerIP, Reason: "not an IPv4 address"}
-		}
-		sp.requestedIP = addr.String()
-	}
-
 	var err error
+	if sp.requestedIP, err = requestedIP(svc); err != nil {
+		return nil, err
+	}
 	if sp.sourceRanges, err = sourceRanges(svc); err != nil {
 		return nil, err
 	}
@@ -151,15 +146,36 @@ func parseService(svc *v1.Service) (*spec, error) {
 		sp.affinity = affinityClientIP
 	}
 
-	if svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal {
-		if svc.Spec.HealthCheckNodePort < 1 || svc.Spec.HealthCheckNodePort > 65535 {
-			return nil, &InputError{Field: "spec.healthCheckNodePort", Value: strconv.Itoa(int(svc.Spec.HealthCheckNodePort)),
-				Reason: "externalTrafficPolicy Local needs a health check node port"}
-		}
-		sp.local = true
-		sp.hcPort = svc.Spec.HealthCheckNodePort
+	if sp.local, sp.hcPort, err = localTraffic(svc); err != nil {
+		return nil, err
 	}
 	return sp, nil
+}
+
+// requestedIP is spec.loadBalancerIP, "" when unset.
+func requestedIP(svc *v1.Service) (string, error) {
+	ip := strings.TrimSpace(svc.Spec.LoadBalancerIP)
+	if ip == "" {
+		return "", nil
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is4() {
+		return "", &InputError{Field: "spec.loadBalancerIP", Value: svc.Spec.LoadBalancerIP, Reason: "not an IPv4 address"}
+	}
+	return addr.String(), nil
+}
+
+// localTraffic reports whether the Service has externalTrafficPolicy Local,
+// which gives it a health check of its own on healthCheckNodePort.
+func localTraffic(svc *v1.Service) (bool, int32, error) {
+	if svc.Spec.ExternalTrafficPolicy != v1.ServiceExternalTrafficPolicyLocal {
+		return false, 0, nil
+	}
+	if svc.Spec.HealthCheckNodePort < 1 || svc.Spec.HealthCheckNodePort > 65535 {
+		return false, 0, &InputError{Field: "spec.healthCheckNodePort", Value: strconv.Itoa(int(svc.Spec.HealthCheckNodePort)),
+			Reason: "externalTrafficPolicy Local needs a health check node port"}
+	}
+	return true, svc.Spec.HealthCheckNodePort, nil
 }
 
 // sourceRanges returns the client ranges the firewall admits: the field, else
