@@ -113,6 +113,9 @@ type Result struct {
 	Layout  string // OCI image layout directory
 	Tarball string // docker load / podman load / kind load image-archive
 	Image   v1.Image
+	// OverlayDir is the kustomize overlay's directory, relative to the
+	// repository root when inside it.
+	OverlayDir string
 }
 
 func main() {
@@ -147,7 +150,7 @@ func main() {
 	for _, r := range results {
 		fmt.Printf("%s@%s\n  layout:  %s\n  tarball: %s\n", r.Ref, r.Digest, r.Layout, r.Tarball)
 	}
-	fmt.Printf("deploy it: kubectl apply -k %s\n", o.Out)
+	fmt.Printf("deploy it: kubectl apply -k %s\n", results[0].OverlayDir)
 }
 
 // Build builds every image of o.Specs and writes their outputs and a
@@ -175,6 +178,13 @@ func Build(ctx context.Context, o Options) ([]Result, error) {
 	}
 	if err := writeOverlay(o, results); err != nil {
 		return nil, err
+	}
+	dir := o.Out
+	if rel, err := filepath.Rel(o.Root, o.Out); err == nil && !strings.HasPrefix(rel, "..") {
+		dir = rel
+	}
+	for i := range results {
+		results[i].OverlayDir = dir
 	}
 	return results, nil
 }
@@ -412,7 +422,6 @@ func Overlay(o Options, manager Result) string {
 		rel = filepath.Join(o.Root, "manifests")
 	}
 	return fmt.Sprintf(`# Written by make image (hack/image): manifests/ with the image it built.
-# Deploy with: kubectl apply -k %s
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
@@ -421,7 +430,7 @@ images:
   - name: gce-cloud-controller-manager
     newName: %s
     newTag: %s
-`, o.Out, filepath.ToSlash(rel), manager.Repo, manager.Ref.TagStr())
+`, filepath.ToSlash(rel), manager.Repo, manager.Ref.TagStr())
 }
 
 func writeOverlay(o Options, results []Result) error {
