@@ -643,3 +643,48 @@ func TestILBSharedBackendService(t *testing.T) {
 	waitServiceGone(t, env, lbConvergeTime, "b")
 	waitNoResourcesAtAll(t, env, lbConvergeTime)
 }
+
+// TestILBNodeChanges: nodes that join, are excluded or go change only the
+// instance groups' members.
+func TestILBNodeChanges(t *testing.T) {
+	env, _ := startLB(t, fakecompute.Config{}, 3, lbSeed("node-3", zones[0]))
+	svc := createService(t, env, ilbService("db"))
+	three, four := []string{"node-0", "node-1", "node-2"}, []string{"node-0", "node-1", "node-2", "node-3"}
+	ip := waitILB(t, env, svc, ilbWant{ports: []string{"80"}, nodes: three})
+	step := func(name string, change func(ctx context.Context) error, nodes []string, wantWrites map[string]int) {
+		t.Run(name, func(t *testing.T) {
+			env.Fake.ResetCalls()
+			if err := change(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			waitILB(t, env, svc, ilbWant{ip: ip, ports: []string{"80"}, nodes: nodes})
+			eventually(t, lbConvergeTime, "membership writes only", func(context.Context) (bool, string) {
+				w := writes(env)
+				return cmpWrites(w, wantWrites), fmt.Sprintf("writes %v, want %v", w, wantWrites)
+			})
+		})
+	}
+	step("a new node", func(context.Context) error {
+		createNode(t, env, "node-3")
+		waitInitialised(t, env, "node-3")
+		return nil
+	}, four, map[string]int{"instanceGroups.addInstances": 1})
+	step("an excluded node", func(ctx context.Context) error {
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"true"}}}`, corev1.LabelNodeExcludeBalancers)
+		_, err := env.Admin.CoreV1().Nodes().Patch(ctx, "node-3", "application/merge-patch+json", []byte(patch), metav1.PatchOptions{})
+		return err
+	}, three, map[string]int{"instanceGroups.removeInstances": 1})
+}
+
+// cmpWrites reports whether got has exactly want's methods and counts.
+func cmpWrites(got, want map[string]int) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for m, n := range want {
+		if got[m] != n {
+			return false
+		}
+	}
+	return true
+}
