@@ -316,6 +316,15 @@ func TestMakeInternalPlan(t *testing.T) {
 			obs: &observedInternal{rule: rule(base, "10.0.0.5"),
 				address: &computepb.Address{Name: ptr(base.lbName), Address: ptr("10.0.0.5"), AddressType: ptr("INTERNAL"), Subnetwork: subnet.SelfLink}},
 			want: internalPlan{ip: "10.0.0.9", bsName: base.lbName, recreate: true, releaseStale: true}},
+		{name: "another subnetwork: a new rule with an IP of it, the old address released",
+			sp: spOf(func(s *v1.Service) { s.Annotations[SubnetAnnotation] = "s" }),
+			obs: &observedInternal{rule: func() *computepb.ForwardingRule {
+				fr := rule(base, "10.9.0.5")
+				fr.Subnetwork = ptr("https://www.googleapis.com/compute/v1/projects/p/regions/r/subnetworks/old")
+				return fr
+			}(), address: &computepb.Address{Name: ptr(base.lbName), Address: ptr("10.9.0.5"), AddressType: ptr("INTERNAL"),
+				Subnetwork: ptr("https://www.googleapis.com/compute/v1/projects/p/regions/r/subnetworks/old")}},
+			want: internalPlan{bsName: base.lbName, recreate: true, releaseStale: true}},
 		{name: "user IP outside the subnetwork", sp: spOf(func(s *v1.Service) { s.Spec.LoadBalancerIP = "10.1.0.9" }),
 			obs: &observedInternal{}, wantErr: true},
 		{name: "user IP held by another rule", sp: spOf(func(s *v1.Service) { s.Spec.LoadBalancerIP = "10.0.0.9" }),
