@@ -20,17 +20,16 @@ import (
 // table is written from these lines) and fails the test when a figure
 // breaks a promise.
 type figures struct {
-	name                    string
-	nodes, services         int
-	load, faults            string
-	runFor, converge        time.Duration
-	st                      state
-	exits, calls, failed    int
-	writes                  int
-	extra                   []string
-	convergeBound           time.Duration // 0: none
-	allowedExits, allowLost bool
-	lostList                []string
+	name                 string
+	nodes, services      int
+	runFor, converge     time.Duration
+	st                   state
+	exits, calls, failed int
+	writes               int
+	extra                []string
+	convergeBound        time.Duration // 0: none
+	allowedExits         bool
+	lostList             []string
 }
 
 func (f figures) print(t *testing.T) {
@@ -471,7 +470,6 @@ func TestChaosBadInput(t *testing.T) {
 	cases := corpus()
 	want := map[string]string{}
 	refused := 0
-	var created []string
 	for i := range max(nGood, len(cases)) {
 		if i < len(cases) {
 			c := cases[i]
@@ -485,7 +483,6 @@ func TestChaosBadInput(t *testing.T) {
 				t.Logf("kube-apiserver refused %s: %.200s", c.name, err)
 			} else {
 				want[c.name] = c.want
-				created = append(created, c.name)
 			}
 		}
 		if i < nGood {
