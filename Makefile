@@ -41,8 +41,14 @@ fake: ## Start the fake Compute API with a few VMs and show it answering (Ctrl-C
 	@hack/fake-demo.sh
 
 .PHONY: test
-test: tools ## Run every test (unit, fake, integration) with the race detector.
-	GCE_CCM_TEST_BIN="$$(test/tools/build.sh)" $(GO) test -race -count=1 -timeout 30m ./...
+test: tools kubeadm ## Run every test: unit and fake packages with the race detector, the rest (manager, integration, chaos short cases, BYO) without it, then the nested modules.
+	@bin="$$(test/tools/build.sh)" && kubeadm="$$(test/tools/kubeadm.sh)" && \
+	  race="./pkg/... ./test/fakecompute/... ./cmd/fake-compute/..." && \
+	  rest="$$($(GO) list ./... | grep -v -e '/pkg/' -e '/test/fakecompute' -e '/cmd/fake-compute')" && \
+	  set -x && \
+	  GCE_CCM_TEST_BIN="$$bin" GCE_CCM_KUBEADM_BIN="$$kubeadm" $(GO) test -race -count=1 -timeout 30m $$race && \
+	  GCE_CCM_TEST_BIN="$$bin" GCE_CCM_KUBEADM_BIN="$$kubeadm" $(GO) test -count=1 -timeout 45m $$rest
+	$(MAKE) --no-print-directory test-modules
 
 # FUZZTIME is how long make fuzz fuzzes each target.
 FUZZTIME ?= 1m
