@@ -57,6 +57,16 @@ func TestMetricsExported(t *testing.T) {
 				missing = append(missing, n)
 			}
 		}
+		// Series the alerts select by label: the leader's lease (GCECCMNoLeader)
+		// and the load balancer just made (GCECCMLoadBalancersFailing's gauge).
+		for _, series := range []string{
+			`leader_election_master_status{name="cloud-controller-manager"} 1`,
+			`gce_loadbalancers{state="synced"} 1`,
+		} {
+			if !bytes.Contains(body, []byte("\n"+series+"\n")) {
+				missing = append(missing, series)
+			}
+		}
 		return len(missing) == 0, fmt.Sprintf("not exported: %q", missing)
 	})
 
