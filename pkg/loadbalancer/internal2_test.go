@@ -399,3 +399,40 @@ func TestInternalUserIPOfAVM(t *testing.T) {
 		t.Errorf("left %v", n)
 	}
 }
+
+// Internal Services synced at once write what they share once, and
+// deleted at once leave nothing.
+func TestInternalConcurrentServices(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var svcs []*v1.Service
+	for i := range 10 {
+		svcs = append(svcs, internalService(fmt.Sprintf("db-%d", i)))
+	}
+	run := func(fn func(*v1.Service) error) {
+		t.Helper()
+		errs := make(chan error, len(svcs))
+		for _, s := range svcs {
+			go func() { errs <- fn(s) }()
+		}
+		for range svcs {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	e.fake.ResetCalls()
+	run(func(s *v1.Service) error {
+		_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, s, e.nodes)
+		return err
+	})
+	w := e.writes()
+	if w["instanceGroups.insert"] != 1 || w["instanceGroups.addInstances"] != 1 || w["healthChecks.insert"] != 1 || w["regionBackendServices.insert"] != 10 ||
+		w["firewalls.insert"] != 11 {
+		t.Errorf("writes %v, want the group, its members, the shared check and its firewall once, a backend service and a firewall per Service", w)
+	}
+	run(func(s *v1.Service) error { return e.lb.EnsureLoadBalancerDeleted(e.ctx, cluster, s) })
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("left %v", n)
+	}
+}

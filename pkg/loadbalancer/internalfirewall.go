@@ -58,7 +58,8 @@ func (b *Balancer) ensureInternalHealthCheckFirewall(ctx context.Context, p *int
 	}
 	ensure := func() (string, error) {
 		have := p.obs.hcFW
-		if !p.sp.local && have != nil && firewallNeedsUpdate(want, have) {
+		// As for the shared health check: read again what may be stale.
+		if !p.sp.local && (have == nil || firewallNeedsUpdate(want, have)) {
 			var err error
 			if have, err = getOptional(ctx, b.api.GetFirewall, want.GetName()); err != nil {
 				return "", err

@@ -85,7 +85,9 @@ func (b *Balancer) ensureInternalHealthCheck(ctx context.Context, sp *internalSp
 		logger := klog.FromContext(ctx).WithValues("healthCheck", want.GetName())
 		link := internalHealthCheckURL(b.opts.Project, want.GetName())
 		have := have
-		if shared && have != nil && internalHealthCheckNeedsUpdate(want, have) {
+		// What was read before this flight may be stale: another Service's
+		// flight may have made or changed it since.
+		if shared && (have == nil || internalHealthCheckNeedsUpdate(want, have)) {
 			var err error
 			if have, err = getOptional(ctx, b.api.GetHealthCheck, want.GetName()); err != nil {
 				return "", err
