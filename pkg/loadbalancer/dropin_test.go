@@ -497,6 +497,9 @@ func TestDenyFirewall(t *testing.T) {
 		!slices.Equal(deny.GetTargetTags(), []string{nodeTag}) {
 		t.Errorf("deny firewall = %v", deny)
 	}
+	// withDeny's own address releases run in the background (e.writes
+	// waits only for e.lb's): they are the first syncs' writes.
+	loadbalancer.WaitForReleases(withDeny)
 	e.fake.ResetCalls()
 	if _, err := withDeny.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes); err != nil {
 		t.Fatal(err)
