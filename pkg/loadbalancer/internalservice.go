@@ -106,13 +106,8 @@ func parseInternalService(svc *v1.Service) (*internalSpec, error) {
 	if len(sp.ports) > maxInternalPorts {
 		sp.ports, sp.allPorts = nil, true
 	}
-	total := 0
-	for _, a := range firewallAllowed(sp.fwPorts) {
-		total += len(a.GetPorts())
-	}
-	if total > maxFirewallPorts {
-		return nil, &InputError{Field: "spec.ports", Value: fmt.Sprintf("%d ports", len(svc.Spec.Ports)),
-			Reason: fmt.Sprintf("they make %d separate ports or port ranges; a GCE firewall rule holds at most %d", total, maxFirewallPorts)}
+	if err := checkFirewallPorts(svc, sp.fwPorts); err != nil {
+		return nil, err
 	}
 	if len(svc.Spec.IPFamilies) > 0 && !slices.Contains(svc.Spec.IPFamilies, v1.IPv4Protocol) {
 		return nil, &InputError{Field: "spec.ipFamilies", Value: fmt.Sprint(svc.Spec.IPFamilies),

@@ -108,13 +108,8 @@ func parseService(svc *v1.Service) (*spec, error) {
 			sp.protocols = append(sp.protocols, proto)
 		}
 	}
-	total := 0
-	for _, a := range firewallAllowed(sp.ports) {
-		total += len(a.GetPorts())
-	}
-	if total > maxFirewallPorts {
-		return nil, &InputError{Field: "spec.ports", Value: fmt.Sprintf("%d ports", len(svc.Spec.Ports)),
-			Reason: fmt.Sprintf("they make %d separate ports or port ranges; a GCE firewall rule holds at most %d", total, maxFirewallPorts)}
+	if err := checkFirewallPorts(svc, sp.ports); err != nil {
+		return nil, err
 	}
 	if len(svc.Spec.IPFamilies) > 0 && !slices.Contains(svc.Spec.IPFamilies, v1.IPv4Protocol) {
 		return nil, &InputError{Field: "spec.ipFamilies", Value: fmt.Sprint(svc.Spec.IPFamilies),
@@ -215,4 +210,18 @@ func sourceRanges(svc *v1.Service) ([]string, error) {
 // the ports themselves.
 func portRange(ports []int32) string {
 	return fmt.Sprintf("%d-%d", ports[0], ports[len(ports)-1])
+}
+
+// checkFirewallPorts refuses ports that one GCE firewall rule cannot hold
+// (each kind of load balancer opens its ports with one rule).
+func checkFirewallPorts(svc *v1.Service, ports map[v1.Protocol][]int32) error {
+	total := 0
+	for _, a := range firewallAllowed(ports) {
+		total += len(a.GetPorts())
+	}
+	if total > maxFirewallPorts {
+		return &InputError{Field: "spec.ports", Value: fmt.Sprintf("%d ports", len(svc.Spec.Ports)),
+			Reason: fmt.Sprintf("they make %d separate ports or port ranges; a GCE firewall rule holds at most %d", total, maxFirewallPorts)}
+	}
+	return nil
 }
