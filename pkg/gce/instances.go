@@ -41,8 +41,34 @@ func (c *Cloud) ListInstances(ctx context.Context) ([]*computepb.Instance, error
 	if p := c.cfg.NodeInstancePrefix; p != "" && namePrefixRE.MatchString(p) {
 		req.Filter = ptr(fmt.Sprintf(`name eq "%s.*"`, p))
 	}
+	out, err := c.aggregatedInstances(ctx, req, func(scope string) bool { return zones[scope] })
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	return out, nil
+}
+
+// InstancesWithIP lists the VMs of the project, in any zone, with a network
+// interface whose internal IP is ip (one aggregated list with a filter on
+// networkInterfaces.networkIP); callers check the interface's subnetwork.
+func (c *Cloud) InstancesWithIP(ctx context.Context, ip string) ([]*computepb.Instance, error) {
+	req := &computepb.AggregatedListInstancesRequest{Project: c.cfg.ProjectID, MaxResults: ptr(uint32(500)),
+		Filter: ptr(fmt.Sprintf(`networkInterfaces.networkIP = "%s"`, ip))}
+	out, err := c.aggregatedInstances(ctx, req, func(string) bool { return true })
+	if err != nil {
+		return nil, fmt.Errorf("list instances with IP %s: %w", ip, err)
+	}
+	return out, nil
+}
+
+// aggregatedInstances pages through an aggregated instance list and keeps
+// the VMs of the scopes ("zones/<zone>") keep accepts. A retried read
+// starts over.
+func (c *Cloud) aggregatedInstances(ctx context.Context, req *computepb.AggregatedListInstancesRequest,
+	keep func(scope string) bool) ([]*computepb.Instance, error) {
 	var out []*computepb.Instance
 	err := c.read(ctx, "instances.aggregatedList", func(ctx context.Context) error {
+		out = out[:0]
 		it := c.instances.AggregatedList(ctx, req)
 		for {
 			pair, err := it.Next()
@@ -52,16 +78,12 @@ func (c *Cloud) ListInstances(ctx context.Context) ([]*computepb.Instance, error
 			if err != nil {
 				return err
 			}
-			if !zones[pair.Key] {
-				continue
+			if keep(pair.Key) {
+				out = append(out, pair.Value.GetInstances()...)
 			}
-			out = append(out, pair.Value.GetInstances()...)
 		}
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list instances: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // ZonesInRegion lists the zones of a region.

@@ -38,6 +38,7 @@ type InternalCompute interface {
 
 	GetSubnetwork(ctx context.Context, name string) (*computepb.Subnetwork, error)
 	ListSubnetworks(ctx context.Context, filter string) ([]*computepb.Subnetwork, error)
+	InstancesWithIP(ctx context.Context, ip string) ([]*computepb.Instance, error)
 
 	ListInstanceGroups(ctx context.Context, filter string) ([]*computepb.InstanceGroup, error)
 	InsertInstanceGroup(ctx context.Context, zone string, ig *computepb.InstanceGroup) error

@@ -374,25 +374,31 @@ func TestInternalUnknownConfiguredSubnetwork(t *testing.T) {
 	}
 }
 
-// spec.loadBalancerIP held by a VM (which gce-ccm cannot see before it
-// writes) is refused by GCE at the rule's insert: the Service gets the
-// InvalidConfiguration condition naming the field, and no rule.
+// spec.loadBalancerIP held by a VM's interface in the subnetwork is
+// refused before anything is written: the Service gets the
+// InvalidConfiguration condition naming the field and the VM, and nothing
+// exists.
 func TestInternalUserIPOfAVM(t *testing.T) {
 	t.Parallel()
 	var rec *services
 	e := setup(t, withServices(&rec))
-	vmIP := e.fake.Dump().Instances[0].NetworkInterfaces[0].NetworkIP
+	vm := e.fake.Dump().Instances[0]
+	vmIP := vm.NetworkInterfaces[0].NetworkIP
 	svc := internalService("db", func(s *v1.Service) { s.Spec.LoadBalancerIP = vmIP })
+	e.fake.ResetCalls()
 	_, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes)
 	var input *loadbalancer.InputError
-	if !errors.As(err, &input) || input.Field != "spec.loadBalancerIP" {
-		t.Fatalf("EnsureLoadBalancer with a VM's IP %s = %v, want an InputError on spec.loadBalancerIP", vmIP, err)
+	if !errors.As(err, &input) || input.Field != "spec.loadBalancerIP" || !strings.Contains(err.Error(), "VM "+vm.Name) {
+		t.Fatalf("EnsureLoadBalancer with VM %s's IP %s = %v, want an InputError on spec.loadBalancerIP naming the VM", vm.Name, vmIP, err)
+	}
+	if w := e.writes(); len(w) != 0 {
+		t.Errorf("writes = %v, want none", w)
 	}
 	if c := condition(svc); c == nil || c.Reason != loadbalancer.ReasonInvalidConfiguration {
 		t.Errorf("condition = %+v", c)
 	}
-	if e.rule(lbName(svc)) != nil {
-		t.Error("a forwarding rule was made")
+	if n := e.names(); len(n) != 0 {
+		t.Errorf("made %v", n)
 	}
 	e.delete(svc)
 	if n := e.names(); len(n) != 0 {

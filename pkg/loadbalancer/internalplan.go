@@ -27,7 +27,10 @@ type observedInternal struct {
 	// with that IP when no address holds it.
 	requested        *computepb.Address
 	requestedHolders []*computepb.ForwardingRule
-	bs               *computepb.BackendService // the wanted name's
+	// requestedVM is the VM whose interface in the subnetwork has that IP
+	// (read only while no address, nor the Service's rule, holds it).
+	requestedVM string
+	bs          *computepb.BackendService // the wanted name's
 	// ruleBS is the backend service the rule uses when it has another name
 	// (the backend-share annotation or the protocol changed); nil when it
 	// is not ours.
@@ -106,6 +109,9 @@ func (b *Balancer) observeInternal(ctx context.Context, sp *internalSpec, cluste
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if err := b.observeRequestedVM(ctx, sp, o); err != nil {
+		return nil, err
+	}
 	// The backend service the rule uses, when it is another: it goes once
 	// the rule uses the wanted one.
 	if fr := o.rule; fr != nil && fr.GetBackendService() != "" && lastSegment(fr.GetBackendService()) != bsName {
@@ -118,6 +124,33 @@ func (b *Balancer) observeInternal(ctx context.Context, sp *internalSpec, cluste
 		}
 	}
 	return o, nil
+}
+
+// observeRequestedVM finds a VM that uses spec.loadBalancerIP in the
+// subnetwork, so that the IP is refused before anything is written, not by
+// GCE at the rule's insert after the shared resources were. It reads only
+// when nothing else accounts for the IP: no address holds it and the
+// Service's rule does not have it already (so not on a converged sync).
+func (b *Balancer) observeRequestedVM(ctx context.Context, sp *internalSpec, o *observedInternal) error {
+	if sp.requestedIP == "" || o.requested != nil || (o.rule != nil && o.rule.GetIPAddress() == sp.requestedIP) {
+		return nil
+	}
+	vms, err := b.api.InstancesWithIP(ctx, sp.requestedIP)
+	if err != nil {
+		return err
+	}
+	for _, vm := range vms {
+		for _, nic := range vm.GetNetworkInterfaces() {
+			// Without the subnetwork's link (an unknown shape) any VM with
+			// the IP counts: refusing is the safe side.
+			if nic.GetNetworkIP() == sp.requestedIP &&
+				(o.subnet.GetSelfLink() == "" || sameResource(nic.GetSubnetwork(), o.subnet.GetSelfLink())) {
+				o.requestedVM = vm.GetName()
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // subnetwork reads the subnetwork internal load balancers take their IPs
@@ -274,6 +307,9 @@ func checkRequestedInternalIP(sp *internalSpec, o *observedInternal, subnetURL s
 			}
 		}
 		return nil
+	}
+	if o.requestedVM != "" {
+		return bad(fmt.Sprintf("in use by VM %s of subnetwork %s", o.requestedVM, o.subnet.GetName()))
 	}
 	for _, fr := range o.requestedHolders {
 		if fr.GetIPAddress() == sp.requestedIP && !isOwnRule(fr.GetSelfLink()) {

@@ -113,7 +113,8 @@ func (b *Balancer) ensureInternalRule(ctx context.Context, p *internalPlan) (str
 	}
 	err := b.api.InsertForwardingRule(ctx, p.rule)
 	if gce.IsIPInUse(err) && p.sp.requestedIP != "" {
-		// A holder gce-ccm cannot see before it writes (a VM's interface).
+		// A holder gce-ccm did not see before it wrote: a VM that took the
+		// IP since, or an alias IP range of a VM.
 		return "", &InputError{Field: "spec.loadBalancerIP", Value: p.sp.requestedIP,
 			Reason: fmt.Sprintf("in use by another resource of the network, a VM or another load balancer (%v)", err)}
 	}

@@ -139,11 +139,3 @@ func LegacyClassView(obj any) (any, error) {
 	out.Finalizers = nil
 	return out, nil
 }
-
-// InternalRefusal was the error of a Service that asked for an internal
-// load balancer before gce-ccm built them. Nothing returns it any more; it
-// stays until the code that still names it (metrics.go) drops it.
-type InternalRefusal struct {
-	*InputError
-	Removed bool
-}

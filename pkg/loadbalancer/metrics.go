@@ -159,11 +159,10 @@ func (s serviceSyncs) state() string {
 // syncResult is the result label of a call's error.
 func syncResult(err error) string {
 	var input *InputError
-	var refusal *InternalRefusal
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.As(err, &refusal), errors.As(err, &input):
+	case errors.As(err, &input):
 		return "invalid"
 	}
 	return "error"

@@ -125,7 +125,6 @@ func TestSyncResult(t *testing.T) {
 		{"api", errors.New("boom"), "error"},
 		{"input", &InputError{Field: "f"}, "invalid"},
 		{"wrapped input", errors.Join(errors.New("x"), &InputError{Field: "f"}), "invalid"},
-		{"internal refusal", &InternalRefusal{InputError: &InputError{Field: "metadata.annotations"}}, "invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := syncResult(tc.err); got != tc.want {
