@@ -91,7 +91,7 @@ func (w *world) finish(f *figures) {
 // last. Once the faults stop, every route and load balancer converges with
 // nothing leaked or duplicated.
 func TestChaosFaults(t *testing.T) {
-	nNodes, nSvcs := size(200, 8), size(50, 6)
+	nNodes, nSvcs := size(200, 8), size(50, 8)
 	phase := size(3*time.Minute, 10*time.Second)
 	w := newWorld(t, fakecompute.Config{Latency: 50 * time.Millisecond}, nNodes)
 	faults := []fakecompute.Fault{
@@ -325,7 +325,7 @@ func (w *world) keepUntouched(touched map[string]bool) func(string) bool {
 // from the failed syncs counted in events) plus the time the same world
 // took to build; a figure, not an assertion.
 func TestChaosComputeOutage(t *testing.T) {
-	nNodes, nSvcs := size(20, 4), size(12, 6)
+	nNodes, nSvcs := size(20, 4), size(12, 8)
 	outage := size(2*time.Minute, 6*time.Second)
 	w := newWorld(t, fakecompute.Config{Latency: 50 * time.Millisecond}, nNodes+2)
 	build, before := w.buildAndSnapshot(nNodes, nSvcs)
@@ -425,6 +425,14 @@ func corpus() []badCase {
 			}
 		}
 	}
+	internal := func(mutate func(*corev1.Service)) func(*corev1.Service) {
+		return func(s *corev1.Service) {
+			s.Annotations = map[string]string{internalTypeAnnotation: "Internal"}
+			mutate(s)
+		}
+	}
+	const subnetAnn = "networking.gke.io/internal-load-balancer-subnet"
+	const globalAccessAnn = "networking.gke.io/internal-load-balancer-allow-global-access"
 	const tier = "cloud.google.com/network-tier"
 	const rangesAnn = "service.beta.kubernetes.io/load-balancer-source-ranges"
 	return []badCase{
@@ -451,6 +459,14 @@ func corpus() []badCase {
 		{"tcp-udp-same-port", "good", func(s *corev1.Service) {
 			s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "u", Protocol: corev1.ProtocolUDP, Port: 80})
 		}},
+		{"internal-tcp-and-udp", "bad", internal(func(s *corev1.Service) {
+			s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "u", Protocol: corev1.ProtocolUDP, Port: 53})
+		})},
+		{"internal-ip-outside-subnet", "bad", internal(func(s *corev1.Service) { s.Spec.LoadBalancerIP = "198.18.0.10" })},
+		{"internal-subnet-unknown", "bad", internal(func(s *corev1.Service) { s.Annotations[subnetAnn] = "no-such-subnet" })},
+		{"internal-subnet-huge", "bad", internal(func(s *corev1.Service) { s.Annotations[subnetAnn] = huge })},
+		{"internal-global-access-maybe", "bad", internal(func(s *corev1.Service) { s.Annotations[globalAccessAnn] = "maybe" })},
+		{"internal-ports-100", "good", internal(ports(100, 1))},
 	}
 }
 

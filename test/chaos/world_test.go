@@ -240,11 +240,19 @@ func (w *world) removeNode(ctx context.Context, i int) error {
 	return err
 }
 
-// kinds of Service the suite creates; each is a LoadBalancer Service with
-// an external load balancer. The internal load balancer is not covered yet:
-// add a kind here ("internal", with its annotation) and its expectations in
-// expectedLB (check_test.go) when it lands.
-var kinds = []string{"tcp", "udp", "both", "local", "affinity", "ranges"}
+// kinds of Service the suite creates; each is a LoadBalancer Service, the
+// "internal" ones annotated for an internal load balancer (TCP only: an
+// internal forwarding rule carries one protocol). A case with n Services
+// creates kinds[i%len(kinds)] for i < n, so the first kinds are in every
+// short version.
+var kinds = []string{"tcp", "internal", "udp", "both", "local", "internal-local", "affinity", "ranges"}
+
+// internalTypeAnnotation asks for an internal load balancer.
+const internalTypeAnnotation = "networking.gke.io/load-balancer-type"
+
+func isInternal(svc *corev1.Service) bool {
+	return svc.Annotations[internalTypeAnnotation] == "Internal"
+}
 
 // service builds a Service of a kind.
 func service(name, kind string) *corev1.Service {
@@ -262,6 +270,11 @@ func service(name, kind string) *corev1.Service {
 	case "both":
 		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53})
 	case "local":
+		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	case "internal":
+		svc.Annotations = map[string]string{internalTypeAnnotation: "Internal"}
+	case "internal-local":
+		svc.Annotations = map[string]string{internalTypeAnnotation: "Internal"}
 		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	case "affinity":
 		svc.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
@@ -392,6 +405,10 @@ var writeMethods = []string{
 	"targetPools.addHealthCheck", "targetPools.removeHealthCheck",
 	"firewalls.insert", "firewalls.delete", "firewalls.patch", "firewalls.update",
 	"httpHealthChecks.insert", "httpHealthChecks.delete", "httpHealthChecks.patch", "httpHealthChecks.update",
+	"forwardingRules.patch",
+	"instanceGroups.insert", "instanceGroups.delete", "instanceGroups.addInstances", "instanceGroups.removeInstances",
+	"regionBackendServices.insert", "regionBackendServices.delete", "regionBackendServices.patch", "regionBackendServices.update",
+	"healthChecks.insert", "healthChecks.delete", "healthChecks.patch", "healthChecks.update",
 }
 
 // callFigures sums the fake's call counts: all calls, failed ones (but a
