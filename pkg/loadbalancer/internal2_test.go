@@ -442,3 +442,45 @@ func TestInternalConcurrentServices(t *testing.T) {
 		t.Errorf("left %v", n)
 	}
 }
+
+// A change from the Local to the Cluster policy that was cut off after the
+// backend service moved to the shared check (here: the old check's delete
+// fails) leaves the Service's own check and its firewall; the next sync
+// deletes them, though the backend service no longer names the check.
+func TestInternalInterruptedPolicyChange(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{"healthChecks.delete", "firewalls.delete"} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			svc := internalService("db", func(s *v1.Service) {
+				s.Spec.ExternalTrafficPolicy, s.Spec.HealthCheckNodePort = v1.ServiceExternalTrafficPolicyLocal, 31000
+			})
+			lb := lbName(svc)
+			e.ensure(svc)
+			svc.Spec.ExternalTrafficPolicy, svc.Spec.HealthCheckNodePort = v1.ServiceExternalTrafficPolicyCluster, 0
+			if err := e.fake.InjectFault(fakecompute.Fault{Method: method, Count: 100, Code: 403, Reason: "forbidden"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.lb.EnsureLoadBalancer(e.ctx, cluster, svc, e.nodes); err == nil {
+				t.Fatalf("EnsureLoadBalancer with %s failing = nil, want its error", method)
+			}
+			if bs := e.backendService(lb); len(bs.GetHealthChecks()) != 1 || lastSegment(bs.GetHealthChecks()[0]) != nodesHC {
+				t.Fatalf("backend service's checks %v, want the shared one already", bs.GetHealthChecks())
+			}
+			e.fake.ClearFaults()
+			e.ensure(svc)
+			if e.healthCheck(lb) != nil || e.firewall(lb+"-hc") != nil {
+				t.Errorf("the Service's own health check (%v) or its firewall (%v) is left", e.healthCheck(lb) != nil, e.firewall(lb+"-hc") != nil)
+			}
+			if e.healthCheck(nodesHC) == nil || e.firewall(nodesHCFW) == nil {
+				t.Error("the shared health check or its firewall is missing")
+			}
+			e.fake.ResetCalls()
+			e.ensure(svc)
+			if w := e.writes(); len(w) != 0 {
+				t.Errorf("a converged sync wrote %v", w)
+			}
+		})
+	}
+}

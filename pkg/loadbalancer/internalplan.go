@@ -38,6 +38,11 @@ type observedInternal struct {
 	hc       *computepb.HealthCheck
 	firewall *computepb.Firewall
 	hcFW     *computepb.Firewall
+	// ownHC and ownHCFW are the Local policy's own check and its firewall,
+	// read under the Cluster policy: a change of policy that was cut off
+	// after the backend service moved to the shared check leaves them.
+	ownHC   *computepb.HealthCheck
+	ownHCFW *computepb.Firewall
 }
 
 // observeInternal reads everything of the Service's internal load balancer
@@ -65,6 +70,15 @@ func (b *Balancer) observeInternal(ctx context.Context, sp *internalSpec, cluste
 			return err
 		},
 		func() (err error) { o.subnet, err = b.subnetwork(ctx, subnetName, subnetField); return err },
+	}
+	if !sp.local {
+		own := internalHealthCheckName(sp.lbName, clusterID, false)
+		fns = append(fns,
+			func() (err error) { o.ownHC, err = getOptional(ctx, b.api.GetHealthCheck, own); return err },
+			func() (err error) {
+				o.ownHCFW, err = getOptional(ctx, b.api.GetFirewall, internalHealthCheckFirewallName(own))
+				return err
+			})
 	}
 	if sp.requestedIP != "" {
 		fns = append(fns,
@@ -105,6 +119,14 @@ func (b *Balancer) observeInternal(ctx context.Context, sp *internalSpec, cluste
 	}
 	if fw := o.hcFW; fw != nil && !ownedHealthCheckFirewall(fw.GetDescription()) {
 		notOurs("firewall", fw.GetName(), fw.GetDescription(), sp.key)
+	}
+	// Leftovers that are not provably the Service's are left alone, the
+	// firewall too when a check of that name is not the Service's.
+	if hc := o.ownHC; hc != nil && !ownedInternalHealthCheck(hc.GetDescription(), sp.key, false) {
+		o.ownHC, o.ownHCFW = nil, nil
+	}
+	if fw := o.ownHCFW; fw != nil && !ownedHealthCheckFirewall(fw.GetDescription()) {
+		o.ownHCFW = nil
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -278,6 +300,9 @@ func (b *Balancer) makeInternalPlan(sp *internalSpec, clusterID string, o *obser
 				p.staleHC = name
 			}
 		}
+	}
+	if p.staleHC == "" && (o.ownHC != nil || o.ownHCFW != nil) {
+		p.staleHC = internalHealthCheckName(sp.lbName, clusterID, false)
 	}
 	return p, nil
 }
