@@ -61,6 +61,7 @@ func run() error {
 			cfg.managerEnv = append(cfg.managerEnv, v)
 			return nil
 		})
+	flag.IntVar(&cfg.managerBurst, "manager-burst", 0, "the manager's api-write-burst (default half the fake's burst, a margin of half a second of clock jitter between the two buckets)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep each scenario's control plane directory (logs, manager log) for debugging")
 	flag.Parse()
 
@@ -69,8 +70,8 @@ func run() error {
 	if cfg.quick && !scaleSet {
 		cfg.scale = quickScale
 	}
-	if cfg.latency < 0 || cfg.qps <= 0 || cfg.scale <= 0 {
-		return errors.New("-latency must not be negative; -qps and -scale must be positive")
+	if cfg.latency < 0 || cfg.qps <= 0 || cfg.scale <= 0 || cfg.managerBurst < 0 {
+		return errors.New("-latency and -manager-burst must not be negative; -qps and -scale must be positive")
 	}
 	var selected []*scenario
 	for _, n := range strings.Split(names, ",") {
@@ -105,14 +106,15 @@ func run() error {
 	}
 
 	rep := report{
-		Command:     strings.Join(append([]string{"bench"}, os.Args[1:]...), " "),
-		Started:     time.Now().UTC().Format(time.RFC3339),
-		Machine:     machine(),
-		LatencySec:  cfg.latency.Seconds(),
-		QPS:         cfg.qps,
-		Scale:       cfg.scale,
-		ManagerArgs: append(managerArgs(&cfg, true), cfg.managerArgs...),
-		ManagerEnv:  append(slices.Clone(managerEnv), cfg.managerEnv...),
+		Command:      strings.Join(append([]string{"bench"}, os.Args[1:]...), " "),
+		Started:      time.Now().UTC().Format(time.RFC3339),
+		Machine:      machine(),
+		LatencySec:   cfg.latency.Seconds(),
+		QPS:          cfg.qps,
+		ManagerBurst: cfg.clientBurst(cfg.burst()),
+		Scale:        cfg.scale,
+		ManagerArgs:  append(managerArgs(&cfg, true), cfg.managerArgs...),
+		ManagerEnv:   append(slices.Clone(managerEnv), cfg.managerEnv...),
 	}
 	start := time.Now()
 	var failed []string
@@ -169,6 +171,19 @@ type config struct {
 	managerArgs []string
 	managerEnv  []string
 	manager     string // the built manager binary
+	// managerBurst is -manager-burst (0: the default).
+	managerBurst int
+}
+
+// clientBurst is the manager's api-write-burst against a fake bucket of
+// burst: -manager-burst, else half of it. With half, the fake's bucket
+// keeps burst/2 tokens in steady state, which absorbs half a second of
+// jitter between the two clocks instead of turning it into 403s.
+func (c *config) clientBurst(burst int) int {
+	if c.managerBurst > 0 {
+		return c.managerBurst
+	}
+	return max(1, burst/2)
 }
 
 // n scales a count, keeping at least min.
@@ -186,7 +201,9 @@ type report struct {
 	Machine    machineT `json:"machine"`
 	LatencySec float64  `json:"latencySeconds"`
 	QPS        float64  `json:"qps"`
-	Scale      float64  `json:"scale"`
+	// ManagerBurst is the manager's api-write-burst (of the -qps rate).
+	ManagerBurst int     `json:"managerBurst"`
+	Scale        float64 `json:"scale"`
 	// ManagerArgs and ManagerEnv are what the manager runs with (the
 	// harness's own flags first); scenarios without routes leave out
 	// --configure-cloud-routes and --cluster-cidr.

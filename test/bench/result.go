@@ -126,8 +126,8 @@ func metText(met bool) string {
 }
 
 func printTable(w io.Writer, rep *report) {
-	fmt.Fprintf(w, "L=%gs Q=%g/s (burst %d) scale=%g; %d CPUs, load %s at start, %s at end\n",
-		rep.LatencySec, rep.QPS, max(1, int(rep.QPS)), rep.Scale, rep.Machine.CPUs, rep.Machine.LoadAvg, rep.LoadAvgEnd)
+	fmt.Fprintf(w, "L=%gs Q=%g/s (burst %d, the manager's %d) scale=%g; %d CPUs, load %s at start, %s at end\n",
+		rep.LatencySec, rep.QPS, max(1, int(rep.QPS)), rep.ManagerBurst, rep.Scale, rep.Machine.CPUs, rep.Machine.LoadAvg, rep.LoadAvgEnd)
 	fmt.Fprintf(w, "manager: %s %s (after the harness's flags)\n\n", strings.Join(rep.ManagerEnv, " "), strings.Join(ownArgs(rep.ManagerArgs), " "))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tSIZE\tTIME\tBOUND\tRATIO\tREADS\tWRITES\tWAITS\t409\t403\tPEAK RSS\tTARGET\t")

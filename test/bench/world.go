@@ -122,11 +122,8 @@ func startWorld(ctx context.Context, cfg *config, name string, o worldOpts) (_ *
 		qps = cfg.qps
 	}
 	burst := max(1, int(qps))
-	// The manager's bucket refills at the fake's rate but holds half of its
-	// burst: the fake's bucket then keeps burst/2 tokens in steady state,
-	// which absorbs half a second of jitter between the two clocks instead
-	// of turning it into 403s.
-	clientBurst := max(1, burst/2)
+	// The manager's bucket refills at the fake's rate and holds less.
+	clientBurst := cfg.clientBurst(burst)
 	env, err := harness.Start(ctx, harness.Options{
 		Fake:               fakecompute.Config{Latency: cfg.latency},
 		ManagerBinary:      cfg.manager,
