@@ -61,6 +61,7 @@ type Cloud struct {
 func NewHTTPClient(ctx context.Context, cfg *Config) (*http.Client, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 64
+	fenceConnections(base, cfg.Fence)
 	plain := &http.Client{Transport: base}
 	switch {
 	case strings.HasPrefix(cfg.APIEndpoint, "http://"):
@@ -83,6 +84,7 @@ func New(ctx context.Context, cfg Config, hc *http.Client, m *Metrics) (*Cloud, 
 	if m == nil {
 		m = NewMetrics()
 	}
+	hc = fencedClient(hc, cfg.Fence)
 	opts := []option.ClientOption{option.WithHTTPClient(hc)}
 	if cfg.APIEndpoint != "" {
 		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(cfg.APIEndpoint, "/")))
@@ -218,7 +220,11 @@ func (c *Cloud) send(ctx context.Context, method string, fn func(ctx context.Con
 		}
 		t := time.Now()
 		var err error
-		op, err = fn(ctx, requestID)
+		op, err = fn(asWrite(ctx), requestID)
+		if IsLeaseLapsed(err) { // refused by the transport's second look
+			c.metrics.Requests.WithLabelValues(method, "fenced").Inc()
+			return fmt.Errorf("%s refused: %w", method, err)
+		}
 		c.observe(method, t, err)
 		if err == nil {
 			break

@@ -1,8 +1,11 @@
 package gce
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -78,6 +81,62 @@ func (f *LeaseFence) Allow() error {
 	return err
 }
 
+// Lapsed returns the refusal of a lease that was held and has lapsed, and
+// nil while it is held or before it ever was. It does not step down.
+func (f *LeaseFence) Lapsed() error {
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	t := now()
+	f.mu.Lock()
+	renewed := f.renewed
+	f.mu.Unlock()
+	if renewed.IsZero() {
+		return nil
+	}
+	return f.check(renewed, t)
+}
+
+// lapser is a fence that can tell a lapsed lease from one never held.
+type lapser interface{ Lapsed() error }
+
+// fencedConn refuses to write to a Compute connection once the lease that
+// was held has lapsed: the last look, right before bytes reach the socket.
+// A request that passed the checks in send and in the transport just before
+// the process froze is stopped here when it wakes. Reads go no further
+// either then; the process is stepping down.
+type fencedConn struct {
+	net.Conn
+	fence lapser
+}
+
+func (fc *fencedConn) Write(b []byte) (int, error) {
+	if err := fc.fence.Lapsed(); err != nil {
+		return 0, err
+	}
+	return fc.Conn.Write(b)
+}
+
+// fenceConnections makes every connection t dials a fencedConn.
+func fenceConnections(t *http.Transport, fence WriteFence) {
+	l, ok := fence.(lapser)
+	if !ok {
+		return
+	}
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &fencedConn{Conn: c, fence: l}, nil
+	}
+}
+
 // check compares both the monotonic and the wall clock readings (when the
 // times carry them) and refuses when either says the lease has lapsed: the
 // monotonic clock stops while the machine is suspended, the wall clock can
@@ -102,3 +161,48 @@ func (f *LeaseFence) check(renewed, now time.Time) error {
 
 // IsLeaseLapsed reports whether err is a write refused by a LeaseFence.
 func IsLeaseLapsed(err error) bool { return errors.Is(err, ErrLeaseLapsed) }
+
+// writeKey marks the context of a write's request.
+type writeKey struct{}
+
+// asWrite marks ctx as that of a write request, which the fenced transport
+// checks again.
+func asWrite(ctx context.Context) context.Context { return context.WithValue(ctx, writeKey{}, true) }
+
+// fencedTransport asks the fence once more for a write request, in the
+// transport, right before the request goes to a connection: send's check
+// comes before the client library builds and encodes the request, and a
+// process frozen in between would otherwise send it when it wakes. What is
+// left between this check and the bytes on the wire (taking a connection,
+// writing it) no user-space check can close.
+type fencedTransport struct {
+	base  http.RoundTripper
+	fence WriteFence
+}
+
+func (t *fencedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Context().Value(writeKey{}) != nil {
+		if err := t.fence.Allow(); err != nil {
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, err
+		}
+	}
+	return t.base.RoundTrip(req)
+}
+
+// fencedClient returns hc with its transport behind the fence, or hc when
+// there is no fence.
+func fencedClient(hc *http.Client, fence WriteFence) *http.Client {
+	if fence == nil || hc == nil {
+		return hc
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	out := *hc
+	out.Transport = &fencedTransport{base: base, fence: fence}
+	return &out
+}

@@ -2,6 +2,7 @@ package gce
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -140,8 +141,14 @@ func TestFencedWrites(t *testing.T) {
 	if stepped != 1 {
 		t.Errorf("step-downs = %d, want 1", stepped)
 	}
-	if _, err := c.GetAddress(ctx, "before"); err != nil {
-		t.Errorf("a read with the fence closed: %v", err)
+	// Once the lease lapsed nothing goes to Compute, reads neither: the
+	// connections refuse to write (the process is stepping down).
+	reads := sum(srv.Calls()["addresses.get"])
+	if _, err := c.GetAddress(ctx, "before"); !IsLeaseLapsed(err) {
+		t.Errorf("a read with the fence closed: %v, want a lapsed-lease error", err)
+	}
+	if n := sum(srv.Calls()["addresses.get"]); n != reads {
+		t.Errorf("a read reached the API after the lease lapsed")
 	}
 }
 
@@ -151,4 +158,46 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// lapsingFence allows its first n checks and refuses the rest: the lease
+// lapses between send's check and the transport's (a process frozen while
+// the client library encodes the request).
+type lapsingFence struct {
+	mu      sync.Mutex
+	allowed int
+	checks  int
+}
+
+func (f *lapsingFence) Allow() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks++
+	if f.checks <= f.allowed {
+		return nil
+	}
+	return fmt.Errorf("%w: test", ErrLeaseLapsed)
+}
+
+// The transport looks at the fence again right before a write request goes
+// to a connection: a lease that lapsed after send's check stops the write
+// there, without a retry, and reads still pass.
+func TestFencedTransport(t *testing.T) {
+	t.Parallel()
+	fence := &lapsingFence{allowed: 1}
+	c, srv := newTestCloud(t, fakecompute.Config{}, func(cfg *Config) { cfg.Fence = fence })
+	ctx := context.Background()
+	err := c.InsertAddress(ctx, &computepb.Address{Name: ptr("late")})
+	if !IsLeaseLapsed(err) {
+		t.Fatalf("write whose lease lapsed after send's check: %v, want a lapsed-lease error", err)
+	}
+	if n := sum(srv.Calls()["addresses.insert"]); n != 0 {
+		t.Errorf("addresses.insert reached the API %d times", n)
+	}
+	if fence.checks != 2 {
+		t.Errorf("fence checked %d times, want 2 (send, transport; no retry)", fence.checks)
+	}
+	if _, err := c.GetAddress(ctx, "late"); !IsNotFound(err) {
+		t.Errorf("a read with the fence closed: %v, want not found", err)
+	}
 }
