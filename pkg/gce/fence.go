@@ -62,11 +62,7 @@ func (f *LeaseFence) Renewed(at time.Time) {
 
 // Allow implements WriteFence.
 func (f *LeaseFence) Allow() error {
-	now := time.Now
-	if f.Now != nil {
-		now = f.Now
-	}
-	t := now()
+	t := f.now()
 	f.mu.Lock()
 	renewed := f.renewed
 	err := f.check(renewed, t)
@@ -81,14 +77,18 @@ func (f *LeaseFence) Allow() error {
 	return err
 }
 
+// now reads the fence's clock (f.Now, else time.Now).
+func (f *LeaseFence) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
 // Lapsed returns the refusal of a lease that was held and has lapsed, and
 // nil while it is held or before it ever was. It does not step down.
 func (f *LeaseFence) Lapsed() error {
-	now := time.Now
-	if f.Now != nil {
-		now = f.Now
-	}
-	t := now()
+	t := f.now()
 	f.mu.Lock()
 	renewed := f.renewed
 	f.mu.Unlock()
